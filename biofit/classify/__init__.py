@@ -1,0 +1,1 @@
+"""scikit-learn classifiers built on spiking networks and LZC features."""

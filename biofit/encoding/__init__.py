@@ -1,0 +1,1 @@
+"""Spike-train encoders: Poisson generation and Lempel-Ziv complexity features."""

@@ -1,0 +1,1 @@
+"""Learning rules: STDP, Tempotron, three-factor reward-modulated STDP, surrogate-gradient BPTT."""

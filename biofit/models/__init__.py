@@ -1,0 +1,1 @@
+"""Neuron model definitions: parameters (name, default, bounds, unit, learnable) and Brian2 equations."""

@@ -1,0 +1,1 @@
+"""PyTorch backend: surrogate spike functions and spiking layers."""

@@ -1,0 +1,29 @@
+"""Shared test fixtures: the location of ../shared/data and the `realdata` skip rule."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("BIOFIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `realdata` tests, with the reason, where ../shared/data is absent."""
+    if SHARED_DATA.is_dir():
+        return
+    skip = pytest.mark.skip(
+        reason=f"realdata: {SHARED_DATA} not found (set BIOFIT_SHARED_DATA to the shared data folder)"
+    )
+    for item in items:
+        if "realdata" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the shared public recordings (tests using it must be marked `realdata`)."""
+    return SHARED_DATA
