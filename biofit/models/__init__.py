@@ -1,1 +1,30 @@
-"""Neuron model definitions: parameters (name, default, bounds, unit, learnable) and Brian2 equations."""
+"""Neuron model definitions: parameters (name, default, bounds, unit, learnable) and Brian2 equations.
+
+Each model is defined once here; the Brian2 backend (`biofit.reference`) and the PyTorch backend
+(`biofit.neurons`) both read it.
+
+>>> from biofit.models import get_model
+>>> get_model("alif").threshold
+'v > v_th + a'
+"""
+
+from __future__ import annotations
+
+from biofit.models.adex import ADEX
+from biofit.models.alif import ALIF
+from biofit.models.base import NeuronModel, Parameter
+from biofit.models.lif import LIF, LIF_SYN
+from biofit.models.qif import QIF
+
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF)}
+
+
+def get_model(name: str) -> NeuronModel:
+    """The model called `name` (one of `MODELS`); ValueError listing the known models otherwise."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
+
+
+__all__ = ["MODELS", "NeuronModel", "Parameter", "get_model"]

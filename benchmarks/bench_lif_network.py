@@ -1,0 +1,184 @@
+"""LIF network 784-100-10, T = 100, batch 128: forward + backward + Adam step on CPU.
+
+Compares biofit's `LIF` layer with snnTorch (`snntorch.Leaky`) and Norse (`LIFBoxCell`, and
+`LIFCell`, which adds a synaptic current) in the same run, with the same sizes and the same
+structure for every framework: a `Linear` applied to the whole [T, B, in] sequence, then the
+neuron loop over time, twice; loss = cross-entropy of the output spike counts. All neurons have a
+membrane decay of exp(-0.1) per step (tau = 10 ms at dt = 1 ms) and no refractory period.
+
+Timing: each framework runs in its own subprocess (fresh allocator, separate memory high-water
+mark); `--rounds` rounds interleave the frameworks to spread machine noise; each process times
+`--repeats` iterations after 2 warm-up iterations. Reported: median over all timed iterations.
+
+Memory: `tracemalloc` does not see torch's allocations, so each subprocess reads its resident set
+size: the baseline (``VmRSS`` after imports, model and data construction, before any forward pass)
+and the peak (``ru_maxrss`` after the timed iterations). "peak extra" = peak - baseline, the memory
+that training the network itself needs (activations kept for backward, gradients, Adam state).
+
+Usage: ``python benchmarks/bench_lif_network.py [--quick]``; writes
+``benchmarks/results/bench_lif_network.csv`` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+T, B, N_IN, N_HID, N_OUT = 100, 128, 784, 100, 10
+DT, TAU = 1e-3, 10e-3
+BETA = math.exp(-DT / TAU)
+FRAMEWORKS = ("biofit", "biofit_learn", "snntorch", "norse_box", "norse_lif")
+LABELS = {
+    "biofit": "biofit LIF",
+    "biofit_learn": "biofit LIF, learn=(tau_mem, v_th)",
+    "snntorch": "snnTorch Leaky",
+    "norse_box": "Norse LIFBoxCell",
+    "norse_lif": "Norse LIFCell (with synapse)",
+}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("VmRSS not found in /proc/self/status")
+
+
+def _neuron_loop(framework: str, n: int):
+    """A function current[T, B, n] -> spikes[T, B, n] for `framework` (imports inside: one per process)."""
+    import torch
+
+    if framework.startswith("biofit"):
+        from biofit.neurons.lif import LIF
+
+        learn = ("tau_mem", "v_th") if framework == "biofit_learn" else ()
+        layer = LIF(n, DT, tau_mem=TAU, t_ref=0.0, learn=learn)
+        # same regime as threshold-1 peers: one input unit moves v by (v_th - v_rest) per step
+        p = layer.intrinsic()
+        scale = float((p["v_th"] - p["v_rest"]).mean() / (p["R"].mean() * (1.0 - BETA)))
+        return layer, lambda cur: layer(cur * scale)
+    if framework == "snntorch":
+        import snntorch as snn
+
+        cell = snn.Leaky(beta=BETA)
+
+        def run(cur):
+            mem = cell.init_leaky()
+            out = []
+            for c in cur:
+                s, mem = cell(c, mem)
+                out.append(s)
+            return torch.stack(out)
+
+        return cell, run
+    from norse.torch import LIFBoxCell, LIFBoxParameters, LIFCell, LIFParameters
+
+    inv = torch.tensor(1.0 / TAU)
+    if framework == "norse_box":
+        cell = LIFBoxCell(LIFBoxParameters(tau_mem_inv=inv), dt=DT)
+    else:
+        cell = LIFCell(LIFParameters(tau_mem_inv=inv), dt=DT)
+
+    def run(cur):
+        state, out = None, []
+        for c in cur:
+            s, state = cell(c, state)
+            out.append(s)
+        return torch.stack(out)
+
+    return cell, run
+
+
+def worker(framework: str, repeats: int, threads: int) -> dict:
+    """Time `repeats` training iterations of `framework`; returns times (ms) and memory (MB)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    x = (torch.rand(T, B, N_IN, generator=gen) < 0.1).float()
+    labels = torch.randint(0, N_OUT, (B,), generator=gen)
+    fc1, fc2 = torch.nn.Linear(N_IN, N_HID), torch.nn.Linear(N_HID, N_OUT)
+    cell1, run1 = _neuron_loop(framework, N_HID)
+    cell2, run2 = _neuron_loop(framework, N_OUT)
+    modules = torch.nn.ModuleList([fc1, fc2, cell1, cell2])
+    opt = torch.optim.Adam(modules.parameters(), lr=1e-3)
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        counts = run2(fc2(run1(fc1(x)))).sum(0)
+        loss = torch.nn.functional.cross_entropy(counts, labels)
+        loss.backward()
+        opt.step()
+        return float(loss)
+
+    baseline = _rss_mb()
+    for _ in range(2):
+        step()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(1e3 * (time.perf_counter() - t0))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return {"framework": framework, "times_ms": times, "baseline_mb": baseline, "peak_mb": peak}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 round x 3 repeats (smoke run)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads in every framework")
+    ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeats, args.threads)))
+        return
+    rounds, repeats = (1, 3) if args.quick else (args.rounds, args.repeats)
+    results: dict[str, dict] = {f: {"times_ms": [], "baseline_mb": [], "peak_mb": []} for f in FRAMEWORKS}
+    for _ in range(rounds):
+        for fw in FRAMEWORKS:
+            cmd = [sys.executable, __file__, "--worker", fw, "--repeats", str(repeats),
+                   "--threads", str(args.threads)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            results[fw]["times_ms"] += r["times_ms"]
+            results[fw]["baseline_mb"].append(r["baseline_mb"])
+            results[fw]["peak_mb"].append(r["peak_mb"])
+    rows = []
+    ref = statistics.median(results["snntorch"]["times_ms"])
+    for fw in FRAMEWORKS:
+        med = statistics.median(results[fw]["times_ms"])
+        peak = statistics.median(results[fw]["peak_mb"])
+        extra = statistics.median(p - b for p, b in zip(results[fw]["peak_mb"], results[fw]["baseline_mb"]))
+        rows.append((LABELS[fw], med, ref / med, extra, peak))
+    print(f"LIF 784-{N_HID}-{N_OUT}, T={T}, B={B}, fwd+bwd+Adam, CPU, {args.threads} threads, "
+          f"{rounds} rounds x {repeats} repeats (medians)")
+    print(f"| {'framework':34s} | ms/iter | snnTorch time / this | peak extra MB | peak RSS MB |")
+    print(f"|{'-' * 36}|---------|----------------------|---------------|-------------|")
+    for label, med, ratio, extra, peak in rows:
+        print(f"| {label:34s} | {med:7.1f} | {ratio:20.2f} | {extra:13.0f} | {peak:11.0f} |")
+    out_dir = Path(__file__).resolve().parent / "results"
+    out_dir.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".csv")
+    with os.fdopen(fd, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["framework", "median_ms", "snntorch_over_this", "peak_extra_mb", "peak_rss_mb"])
+        w.writerows(rows)
+    os.replace(tmp, out_dir / "bench_lif_network.csv")
+
+
+if __name__ == "__main__":
+    main()

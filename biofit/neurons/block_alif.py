@@ -1,0 +1,213 @@
+r"""Block-ALIF: the ALIF layer simulated in blocks of the refractory period (2311.11390).
+
+A neuron with an absolute refractory period of R steps (`biofit.neurons.alif`: refractory length
+K = R + 1 steps, minimum inter-spike interval K) fires at most once in any K consecutive steps.
+`BlockALIF` therefore advances K steps at a time: inside a block the membrane potential without
+reset is one Toeplitz matmul, the spike is the first threshold crossing (found from a cumulative
+count), the output is masked after it, and the adaptive threshold, the reset and the refractory
+count are carried to the next block in closed form (equations in `biofit.neurons._block_kernels`).
+The sequential depth drops from T to ceil(T / K); the spikes are those of `ALIF` (same parameters,
+same learnable intrinsic parameters, same state), up to floating-point ties at the threshold.
+
+Recurrence (``recurrent=True``): ``I[t] += W z[t - K]``, ``W: float[N, N]`` in ampere per
+presynaptic spike (``W[i, j]``: from neuron j to neuron i), initialised to zero. The delay of K
+steps is what lets a whole block be computed from the previous one. By default the recurrent spikes
+enter as constants (``detach_recurrent=True``, 2311.11390's choice): ``W`` is learned, but no
+gradient flows back through earlier spikes; with ``detach_recurrent=False`` it does.
+`BlockALIF.run_sequential` is the definition both are tested against: `alif_update` step by step.
+
+Example
+-------
+>>> import torch
+>>> from biofit.neurons.alif import ALIF
+>>> from biofit.neurons.block_alif import BlockALIF
+>>> current = torch.rand(500, 2, 4, dtype=torch.float64) * 1e-9
+>>> block = BlockALIF(4, dt=1e-4, arp_steps=20, learn=("tau_mem", "v_th"))
+>>> seq = ALIF(4, dt=1e-4, t_ref=21e-4, learn=("tau_mem", "v_th"))
+>>> bool(torch.equal(block(current), seq(current)))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from numbers import Integral
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from biofit.neurons._block_kernels import BlockState, block_constants, block_update
+from biofit.neurons._validate import check_current
+from biofit.neurons.alif import ALIF, ALIFCoefficients, ALIFState, alif_update
+
+
+class RecurrentALIFState(NamedTuple):
+    """State of a recurrent layer: `ALIFState`'s ``v``, ``a``, ``refractory`` (each ``[B, N]``) and
+    ``pending: float[K, B, N]``, the spikes of the last K steps, still to be delivered."""
+
+    v: Tensor
+    a: Tensor
+    refractory: Tensor
+    pending: Tensor
+
+
+def check_arp_steps(arp_steps: object) -> int:
+    """`arp_steps` (absolute refractory period R, in steps) as an int; ValueError unless an int >= 0."""
+    if isinstance(arp_steps, bool) or not isinstance(arp_steps, Integral):
+        raise ValueError(f"arp_steps must be an integer number of steps >= 0, got {arp_steps!r}")
+    if arp_steps < 0:
+        raise ValueError(f"arp_steps must be >= 0, got {arp_steps}")
+    return int(arp_steps)
+
+
+def block_length(c: ALIFCoefficients) -> int:
+    """Block length K: the shortest refractory length of the layer, in steps (at least 1)."""
+    if c.ref_steps is None:
+        return 1
+    return max(int(c.ref_steps.min()), 1)
+
+
+class BlockALIF(ALIF):
+    """`ALIF` layer simulated in blocks of K = R + 1 steps: ``layer(current[T, B, N]) -> spikes``.
+
+    Parameters
+    ----------
+    n_neurons, dt, learn, per_neuron, surrogate, width, **params: as `ALIF` (``t_ref`` in s sets
+        the refractory length ``K = floor(t_ref / dt + 1e-3)``; with per-neuron ``t_ref`` the block
+        length is the smallest K).
+    arp_steps: alternative to ``t_ref``: the absolute refractory period R in steps (int >= 0),
+        i.e. ``t_ref = (R + 1) dt``; R = 0 gives blocks of one step (the sequential scheme).
+    recurrent: add recurrent input ``W z[t - K]`` (`recurrent_weight`, ``[N, N]``, A).
+    detach_recurrent: treat the recurrent spikes as constants in the backward pass.
+
+    Raises ValueError for a bad `arp_steps`, or `arp_steps` given together with ``t_ref``.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        dt: float,
+        *,
+        arp_steps: int | None = None,
+        recurrent: bool = False,
+        detach_recurrent: bool = True,
+        learn: Iterable[str] = (),
+        per_neuron: bool = True,
+        surrogate: str = "fast_sigmoid",
+        width: float = 1e-3,
+        **params: object,
+    ) -> None:
+        if arp_steps is not None:
+            if "t_ref" in params:
+                raise ValueError("give either arp_steps or t_ref, not both")
+            params["t_ref"] = (check_arp_steps(arp_steps) + 1) * float(dt)
+        super().__init__(n_neurons, dt, learn=learn, per_neuron=per_neuron, surrogate=surrogate,
+                         width=width, **params)
+        self.recurrent = bool(recurrent)
+        self.detach_recurrent = bool(detach_recurrent)
+        if self.recurrent:
+            self.recurrent_weight = nn.Parameter(torch.zeros(self.n_neurons, self.n_neurons))
+
+    @property
+    def arp_steps(self) -> int:
+        """The absolute refractory period R = K - 1 (steps) the blocks are built on."""
+        return block_length(self._coefficients(self.params(), self.dt)) - 1
+
+    def _start(self, current: Tensor, state):
+        current = check_current(current, self.n_neurons)
+        params = self.params(current.dtype)
+        coeffs = self._coefficients(params, self.dt)
+        length = block_length(coeffs)
+        batch = current.shape[1]
+        if state is None:
+            state = self._initial_state(batch, params)
+        else:
+            self._check_state(state, batch)
+        pending = getattr(state, "pending", None)
+        if pending is None:
+            pending = current.new_zeros(length, batch, self.n_neurons)
+        elif tuple(pending.shape) != (length, batch, self.n_neurons):
+            raise ValueError(f"state.pending has shape {tuple(pending.shape)}, expected "
+                             f"[K, B, N] = {(length, batch, self.n_neurons)}")
+        weight = self.recurrent_weight.to(current.dtype) if self.recurrent else None
+        return current, coeffs, length, ALIFState(state.v, state.a, state.refractory), pending, weight
+
+    def _check_state(self, state, batch_size: int) -> None:
+        if not isinstance(state, (ALIFState, RecurrentALIFState)):
+            raise TypeError(f"state must be an ALIFState or RecurrentALIFState, got {type(state).__name__}")
+        for name in ALIFState._fields:
+            value = getattr(state, name)
+            if tuple(value.shape) != (batch_size, self.n_neurons):
+                raise ValueError(f"state.{name} has shape {tuple(value.shape)}, expected "
+                                 f"[B, N] = {(batch_size, self.n_neurons)}")
+
+    def _final(self, s: ALIFState, spikes: Tensor, pending: Tensor, length: int):
+        if not self.recurrent:
+            return s
+        recent = torch.cat([pending, spikes])[-length:]
+        return RecurrentALIFState(s.v, s.a, s.refractory, recent)
+
+    def _run(self, current: Tensor, state, record: bool):
+        current, c, length, s0, pending, weight = self._start(current, state)
+        t_len, batch, n = current.shape
+        k = block_constants(c.decay, c.gain, c.decay_adapt, c.v_rest, c.v_reset, c.v_th, c.beta,
+                            c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay),
+                            length)
+        drive = current * c.gain  # [T, B, N], V
+        n_full = t_len // length
+        blocks = list(drive[: n_full * length].reshape(n_full, length, batch, n).permute(0, 3, 1, 2))
+        if t_len > n_full * length:
+            blocks.append(drive[n_full * length :].permute(2, 0, 1))
+        s = BlockState(*(x.t().unsqueeze(1) for x in s0))
+        previous = pending.permute(2, 0, 1)  # [N, K, B]
+        weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
+        out, v_tr, a_tr = [], [], []
+        for x in blocks:
+            if weight_v is not None:
+                steps = x.shape[1]
+                pre = previous[:, :steps].detach() if self.detach_recurrent else previous[:, :steps]
+                x = torch.addmm(x.reshape(n, -1), weight_v, pre.reshape(n, -1)).view(n, steps, batch)
+            z, s, tr = block_update(x.contiguous(), s, k, self._spike, record)
+            out.append(z)
+            previous = z
+            if record:
+                v_tr.append(tr[0])
+                a_tr.append(tr[1])
+        spikes = torch.cat(out, dim=1).permute(1, 2, 0)
+        final = ALIFState(*(x.squeeze(1).t() for x in s))
+        traces = None
+        if record:
+            traces = {"v": torch.cat(v_tr, dim=1).permute(1, 2, 0),
+                      "a": torch.cat(a_tr, dim=1).permute(1, 2, 0)}
+        return spikes, traces, self._final(final, spikes, pending, length)
+
+    def run_sequential(self, current: Tensor, state=None, record: bool = False):
+        """The reference: `alif_update` one step at a time, plus the recurrent input ``W z[t-K]``.
+
+        Same arguments and state types as `forward`; returns ``(spikes[T, B, N], traces, final
+        state)`` with traces as in `simulate` (None unless `record`). Slow (T sequential steps);
+        it defines what the block simulation computes and is what the tests compare it with.
+        """
+        current, c, length, s, pending, weight = self._start(current, state)
+        history = list(pending.unbind(0))
+        out, states = [], []
+        for i_t in current.unbind(0):
+            if weight is not None:
+                pre = history[-length].detach() if self.detach_recurrent else history[-length]
+                i_t = i_t + pre @ weight.t()
+            z, s = alif_update(i_t, s, c, self._spike)
+            history.append(z)
+            out.append(z)
+            if record:
+                states.append(s)
+        spikes = torch.stack(out)
+        traces = None
+        if record:
+            traces = {name: torch.stack([getattr(x, name) for x in states]) for name in ("v", "a")}
+        return spikes, traces, self._final(s, spikes, pending, length)
+
+    def extra_repr(self) -> str:
+        rec = f", recurrent=True, detach_recurrent={self.detach_recurrent}" if self.recurrent else ""
+        return super().extra_repr() + f", arp_steps={self.arp_steps}{rec}"
+

@@ -1,0 +1,199 @@
+r"""Leaky integrate-and-fire layers (`biofit.models` ``lif`` and ``lif_syn``), exact integration.
+
+Model (``biofit.models.lif``): :math:`\tau_{mem}\dot v = v_{rest} - v + R\,I`, spike when
+:math:`v > v_{th}`, then :math:`v \leftarrow v_{reset}` and ``v`` frozen for ``t_ref``. With
+``synaptic=True`` the membrane is driven by :math:`I_{syn}`, :math:`\tau_{syn}\dot I_{syn} = I - I_{syn}`.
+
+Discrete-time scheme (identical to Brian2 2.9's clock-driven ``NeuronGroup`` with
+``method="exact"`` and the input held at ``I[n]`` over ``[n dt, (n+1) dt)``, as a ``TimedArray``
+with the simulation's ``dt`` gives). At step n:
+
+1. refractoriness: a neuron that spiked at step m is refractory at step n iff
+   ``n - m < K``, ``K = floor((t_ref + 1e-3 dt) / dt)`` -- Brian2's
+   ``not_refractory = timestep(t - lastspike, dt) >= timestep(t_ref, dt)``. So ``v`` stays at
+   ``v_reset`` for the K - 1 updates after the spike (t_ref = 2 ms at dt = 0.1 ms: K = 20, v is
+   ``v_reset`` at the 20 sample times ``(m+1) dt ... (m+20) dt``, the next spike can come at step
+   m + 20 at the earliest: minimum inter-spike interval = t_ref). ``t_ref < dt`` means no
+   refractoriness;
+2. integrate (``v`` only if not refractory; ``I_syn`` always), exact for the held input:
+   :math:`v' = v_{rest} + (v - v_{rest})e^{-dt/\tau_{mem}} + R(1 - e^{-dt/\tau_{mem}})\,I
+   \;[+\; R\,\kappa\,(I_{syn} - I)]`, :math:`I_{syn}' = I + (I_{syn} - I)e^{-dt/\tau_{syn}}`, with
+   :math:`\kappa = \frac{\tau_{syn}}{\tau_{syn} - \tau_{mem}}(e^{-dt/\tau_{syn}} - e^{-dt/\tau_{mem}})`
+   (its limit :math:`\frac{dt}{\tau_{mem}} e^{-dt/\tau_{mem}}` when the time constants are equal);
+3. threshold on the new state (not refractory only): ``z = H(v' - v_th)``, H strict;
+4. reset ``v' = (1 - z) v' + z v_reset`` (exact in floating point for z in {0, 1}; the gradient
+   flows through z) and start refractoriness.
+
+Example
+-------
+>>> import torch
+>>> from biofit.neurons.lif import LIF
+>>> layer = LIF(2, dt=1e-4, learn=("tau_mem", "v_th"))
+>>> spikes = layer(torch.full((1000, 1, 2), 300e-12))   # 100 ms of 300 pA
+>>> int(spikes.sum())
+8
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from biofit.models import get_model
+from biofit.neurons.params import NeuronLayer
+from biofit.neurons.surrogate import get_surrogate
+
+SpikeFn = Callable[[Tensor], Tensor]
+
+
+def refractory_steps(t_ref: Tensor, dt: float) -> Tensor | None:
+    """Brian2's refractory length in steps, ``K = floor((t_ref + 1e-3 dt) / dt)``; None if all K = 0."""
+    k = torch.floor((t_ref + 1e-3 * dt) / dt)
+    return k if bool((k > 0).any()) else None
+
+
+def refractory_tick(refractory: Tensor) -> tuple[Tensor, Tensor]:
+    """Count one step down; returns ``(remaining, active)`` with active = not refractory (bool)."""
+    remaining = torch.clamp(refractory - 1.0, min=0.0)
+    return remaining, remaining == 0
+
+
+def refractory_start(z: Tensor, remaining: Tensor, k: Tensor) -> Tensor:
+    """Neurons that spiked (z = 1) become refractory for the next K - 1 steps."""
+    return torch.where(z > 0, k, remaining)
+
+
+def reset(v: Tensor, z: Tensor, v_reset: Tensor) -> Tensor:
+    """``(1 - z) v + z v_reset``: exact for z in {0, 1}, differentiable through z."""
+    return torch.addcmul(v * (1.0 - z), z, v_reset)
+
+
+class LIFParameters(NamedTuple):
+    """Physical parameters (SI; each of shape [N] or []). ``tau_syn`` None: no synaptic current."""
+
+    tau_mem: Tensor  # s
+    R: Tensor  # ohm
+    v_rest: Tensor  # V
+    v_reset: Tensor  # V
+    v_th: Tensor  # V
+    t_ref: Tensor  # s
+    tau_syn: Tensor | None = None  # s
+
+
+class LIFState(NamedTuple):
+    """State, each ``[B, N]``: ``v`` (V), ``I_syn`` (A; zeros without synapse), ``refractory``
+    (refractory steps still to come, float)."""
+
+    v: Tensor
+    I_syn: Tensor
+    refractory: Tensor
+
+
+class LIFCoefficients(NamedTuple):
+    """Per-call constants of the exact update (see the module docstring)."""
+
+    decay: Tensor  # exp(-dt / tau_mem)
+    gain: Tensor  # R (1 - decay), V/A
+    v_rest: Tensor
+    v_reset: Tensor
+    v_th: Tensor
+    ref_steps: Tensor | None  # K, None when no neuron is ever refractory
+    decay_syn: Tensor | None  # exp(-dt / tau_syn), None without synapse
+    cross: Tensor | None  # R kappa, V/A
+
+
+def _expm1_ratio(x: Tensor) -> Tensor:
+    """expm1(x) / x, equal to 1 + x/2 near 0 (gradient-safe double `where`)."""
+    small = x.abs() < 1e-8
+    safe = torch.where(small, torch.ones_like(x), x)
+    return torch.where(small, 1.0 + 0.5 * x, torch.expm1(safe) / safe)
+
+
+def lif_coefficients(p: LIFParameters, dt: float) -> LIFCoefficients:
+    """Exact-integration constants for time step `dt` (s)."""
+    decay = torch.exp(-dt / p.tau_mem)
+    decay_syn = cross = None
+    if p.tau_syn is not None:
+        decay_syn = torch.exp(-dt / p.tau_syn)
+        rate_gap = 1.0 / p.tau_mem - 1.0 / p.tau_syn
+        cross = p.R * decay * (dt / p.tau_mem) * _expm1_ratio(dt * rate_gap)
+    return LIFCoefficients(
+        decay, p.R * (1.0 - decay), p.v_rest, p.v_reset, p.v_th,
+        refractory_steps(p.t_ref, dt), decay_syn, cross,
+    )
+
+
+def lif_update(current: Tensor, s: LIFState, c: LIFCoefficients, spike: SpikeFn) -> tuple[Tensor, LIFState]:
+    """One step of the scheme for held input `current` ``[B, N]`` (A): ``(spikes, new state)``."""
+    v = torch.addcmul(c.v_rest + (s.v - c.v_rest) * c.decay, c.gain, current)
+    i_syn = s.I_syn
+    if c.decay_syn is not None:
+        v = torch.addcmul(v, c.cross, i_syn - current)
+        i_syn = current + (i_syn - current) * c.decay_syn
+    if c.ref_steps is None:
+        z = spike(v - c.v_th)
+        return z, LIFState(reset(v, z, c.v_reset), i_syn, s.refractory)
+    remaining, active = refractory_tick(s.refractory)
+    v = torch.where(active, v, s.v)
+    z = spike(v - c.v_th) * active
+    return z, LIFState(reset(v, z, c.v_reset), i_syn, refractory_start(z, remaining, c.ref_steps))
+
+
+def lif_step(
+    current: Tensor, state: LIFState, params: LIFParameters, dt: float, spike: SpikeFn | None = None
+) -> tuple[Tensor, LIFState]:
+    """Pure single step: coefficients from `params` for `dt` (s), then `lif_update`.
+
+    `spike` defaults to the fast-sigmoid surrogate of width 1 mV.
+    """
+    spike = spike or functools.partial(get_surrogate("fast_sigmoid"), width=1e-3)
+    return lif_update(current, state, lif_coefficients(params, dt), spike)
+
+
+class LIF(NeuronLayer):
+    """Layer of N LIF neurons: ``layer(current[T, B, N]) -> spikes[T, B, N]``.
+
+    Parameters
+    ----------
+    n_neurons: N.
+    dt: time step, s.
+    learn: names of intrinsic parameters to learn, e.g. ``("tau_mem", "v_th")``.
+    per_neuron: one value per neuron (shape [N]) or one shared scalar per parameter.
+    surrogate: surrogate name (`biofit.neurons.surrogate.SURROGATES`); width: its width, V.
+    synaptic: use the ``lif_syn`` model (adds ``tau_syn`` and the ``I_syn`` state).
+    **params: parameter values, SI (``tau_mem``, ``R``, ``v_rest``, ``v_reset``, ``v_th``,
+        ``t_ref``, ``tau_syn``); defaults and bounds from `biofit.models`.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        dt: float,
+        *,
+        learn: Iterable[str] = (),
+        per_neuron: bool = True,
+        surrogate: str = "fast_sigmoid",
+        width: float = 1e-3,
+        synaptic: bool = False,
+        **params: object,
+    ) -> None:
+        model = get_model("lif_syn" if synaptic else "lif")
+        super().__init__(model, n_neurons, dt, params, learn, per_neuron)
+        self._use_surrogate(surrogate, width)
+
+    def _coefficients(self, params: dict[str, Tensor], dt: float) -> LIFCoefficients:
+        names = LIFParameters._fields[:-1]
+        return lif_coefficients(LIFParameters(*(params[k] for k in names), params.get("tau_syn")), dt)
+
+    def _initial_state(self, batch_size: int, params: dict[str, Tensor]) -> LIFState:
+        v_rest = params["v_rest"]
+        v = v_rest.expand(batch_size, self.n_neurons).clone()
+        zeros = torch.zeros_like(v)
+        return LIFState(v, zeros, zeros.clone())
+
+    def _update(self, current: Tensor, state: LIFState, c: LIFCoefficients) -> tuple[Tensor, LIFState]:
+        return lif_update(current, state, c, self._spike)

@@ -1,0 +1,204 @@
+"""The probabilistic meta neuron (our model of 2508.11674's neuron) as a PyTorch layer.
+
+2508.11674 publishes no equations for its "probabilistic meta neuron"; the model here is ours and
+is defined in `biofit.models.meta` (read it first): a current-based LIF with a synaptic current
+whose intrinsic parameters -- ``tau_mem``, ``tau_syn``, ``R``, ``v_rest``, ``v_reset``, ``v_th``,
+the refractory jump ``theta_ref`` and its decay ``tau_ref``, the firing noise ``delta_u`` and
+``tau_esc`` -- can all be learned with the weights (``learn=(...)``, kept in bounds by
+`biofit.neurons.params`), and which fires by exponential escape noise (Gerstner et al. 2014,
+*Neuronal Dynamics*, ch. 9).
+
+Discrete-time scheme: the LIF scheme of `biofit.neurons.lif` (Brian2's clock-driven order; its
+docstring), with the threshold replaced at step n by
+
+.. math::
+    q_n &= q_{n-1} e^{-dt/\\tau_{ref}}, \\qquad x_n = v_n - v_{th} - \\theta_{ref}\\, q_n \\\\
+    \\text{stochastic:}\\quad z_n &= 1[U_n < p_n],\\quad
+        p_n = 1 - \\exp\\!\\big(-\\tfrac{dt}{\\tau_{esc}}\\, e^{x_n / \\Delta_u}\\big),\\quad
+        U_n \\sim \\mathcal U[0, 1) \\\\
+    \\text{deterministic:}\\quad z_n &= 1[x_n > 0] \\quad (\\text{the } \\Delta_u \\to 0 \\text{ limit})
+
+then reset :math:`v \\leftarrow v_{reset}`, :math:`q_n \\leftarrow 1` where :math:`z_n = 1`. Brian2 runs
+the same model from `biofit.models.meta.META` (threshold ``rand() < p``).
+
+Gradients. Deterministic mode: the surrogate of `biofit.neurons.surrogate` on :math:`x_n` (as the
+LIF layer). Stochastic mode: straight-through on the firing probability (Bengio et al. 2013,
+arXiv:1308.3432): the forward value is the sample :math:`z_n`, the backward pass uses
+:math:`\\partial z_n / \\partial \\cdot = \\partial p_n / \\partial \\cdot`, the exact gradient of
+:math:`E[z_n]` for this step given the state (biased through later steps, as every
+straight-through estimator). Its pseudo-derivative in :math:`x`,
+:math:`\\partial p / \\partial x = e^{\\ell - e^{\\ell}} / \\Delta_u` with
+:math:`\\ell = \\ln(dt / \\tau_{esc}) + x / \\Delta_u`, is a bump of width ~ :math:`\\Delta_u`: the
+noise sets the surrogate's width, and ``delta_u`` and ``tau_esc`` receive gradients too.
+
+Randomness: one uniform per neuron, batch element and step, drawn on the CPU from the layer's
+`torch.Generator` (``seed=``), then moved to the input's device, so equal seeds give equal bits on
+every device. The generator advances with every stochastic call (successive calls draw fresh noise).
+
+Mode: ``stochastic=None`` (default) samples in training mode and thresholds in eval mode, like
+dropout; ``True`` / ``False`` force one mode.
+
+Example
+-------
+>>> import torch
+>>> from biofit.neurons.meta import MetaNeuron
+>>> layer = MetaNeuron(3, dt=1e-4, seed=0, learn=("tau_mem", "v_th", "delta_u", "tau_ref"))
+>>> current = torch.full((2000, 4, 3), 300e-12)                  # 200 ms of 300 pA
+>>> noisy = layer(current)                                        # training mode: stochastic
+>>> exact = layer.eval()(current)                                 # eval mode: deterministic
+>>> tuple(noisy.shape), bool((exact == MetaNeuron(3, dt=1e-4, stochastic=False)(current)).all())
+((2000, 4, 3), True)
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from biofit.models.meta import META
+from biofit.neurons.lif import LIFCoefficients, LIFParameters, LIFState, SpikeFn, lif_coefficients, lif_update, reset
+from biofit.neurons.params import NeuronLayer
+from biofit.neurons.surrogate import get_surrogate
+
+# exp(30) dt/tau_esc >> 1 for any dt/tau_esc allowed: p = 1 there; clamping avoids inf * 0 = NaN
+_MAX_LOG_HAZARD = 30.0
+
+
+class MetaState(NamedTuple):
+    """State, each [B, N]: ``v`` (V), ``I_syn`` (A), ``refractory`` (absolute-refractory steps
+    still to come) and ``q`` (refractory trace, 1 right after a spike, decaying with ``tau_ref``)."""
+
+    v: Tensor
+    I_syn: Tensor
+    refractory: Tensor
+    q: Tensor
+
+
+class MetaCoefficients(NamedTuple):
+    """Per-call constants: the LIF ones, ``decay_ref = exp(-dt/tau_ref)``, ``theta_ref`` (V),
+    ``log_rate`` = ln(dt / tau_esc), ``delta_u`` (V), and the noise generator (None: deterministic)."""
+
+    lif: LIFCoefficients
+    decay_ref: Tensor
+    theta_ref: Tensor
+    log_rate: Tensor
+    delta_u: Tensor
+    generator: torch.Generator | None
+
+
+def escape_spike(x: Tensor, noise: Tensor, log_rate: Tensor, delta_u: Tensor) -> Tensor:
+    """Escape-noise spikes with the straight-through gradient (module docstring).
+
+    x: distance to the effective threshold, float[B, N] (V). noise: uniforms in [0, 1), float[B, N].
+    log_rate: ln(dt / tau_esc). delta_u: noise softness (V). Returns float 0/1 [B, N] whose
+    gradient is that of ``p = 1 - exp(-exp(log_rate + x / delta_u))``.
+    """
+    log_hazard = torch.clamp(log_rate + x / delta_u, max=_MAX_LOG_HAZARD)
+    p = -torch.expm1(-torch.exp(log_hazard))
+    return (noise < p).to(x.dtype) + (p - p.detach())
+
+
+def meta_update(current: Tensor, s: MetaState, c: MetaCoefficients, spike: SpikeFn) -> tuple[Tensor, MetaState]:
+    """One step for held input `current` [B, N] (A): ``(spikes, new state)``.
+
+    `spike` maps the distance to the effective threshold (V) to 0/1 spikes (`escape_spike` with the
+    step's noise, or a surrogate spike function).
+    """
+    q = s.q * c.decay_ref
+    threshold = c.lif.v_th + c.theta_ref * q
+    z, lif = lif_update(current, LIFState(s.v, s.I_syn, s.refractory), c.lif._replace(v_th=threshold), spike)
+    return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z, torch.ones_like(q)))
+
+
+class MetaNeuron(NeuronLayer):
+    """Layer of N probabilistic meta neurons: ``layer(current[T, B, N]) -> spikes[T, B, N]``.
+
+    Parameters
+    ----------
+    n_neurons: N.
+    dt: time step, s.
+    learn: names of intrinsic parameters to learn, e.g. ``("tau_mem", "v_th", "delta_u")``
+        (learnable: every parameter of `biofit.models.meta.META` except ``t_ref``).
+    per_neuron: one value per neuron (shape [N]) or one shared scalar per parameter.
+    stochastic: None (sample in training mode, threshold in eval mode), True or False.
+    seed: int or `torch.Generator` (CPU) for the firing noise; None draws a random seed.
+    surrogate: surrogate name for the deterministic mode; width: its width, V.
+    **params: parameter values, SI (``tau_mem``, ``R``, ``v_rest``, ``v_reset``, ``v_th``,
+        ``t_ref``, ``tau_syn``, ``tau_ref``, ``theta_ref``, ``delta_u``, ``tau_esc``).
+
+    `simulate` returns ``(spikes, {"v", "I_syn", "q": float[T, B, N]})``; `forward` and `simulate`
+    take ``state=`` (a `MetaState`) to continue a run. Errors as the LIF layer (bad current, dt,
+    parameter names or values), and TypeError for a bad seed.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        dt: float,
+        *,
+        learn: Iterable[str] = (),
+        per_neuron: bool = True,
+        stochastic: bool | None = None,
+        seed: int | torch.Generator | None = None,
+        surrogate: str = "fast_sigmoid",
+        width: float = 1e-3,
+        **params: object,
+    ) -> None:
+        super().__init__(META, n_neurons, dt, params, learn, per_neuron)
+        if not width > 0:
+            raise ValueError(f"surrogate width must be > 0 V, got {width!r}")
+        if stochastic not in (None, True, False):
+            raise TypeError(f"stochastic must be None, True or False, got {stochastic!r}")
+        self.stochastic = stochastic
+        self.generator = _generator(seed)
+        self.surrogate, self.width = surrogate, float(width)
+        self._spike = functools.partial(get_surrogate(surrogate), width=self.width)
+
+    @property
+    def sampling(self) -> bool:
+        """Whether the next call samples spikes (stochastic) or thresholds them."""
+        return self.training if self.stochastic is None else self.stochastic
+
+    def _coefficients(self, params: dict[str, Tensor], dt: float) -> MetaCoefficients:
+        lif = lif_coefficients(LIFParameters(*(params[k] for k in LIFParameters._fields)), dt)
+        return MetaCoefficients(
+            lif,
+            torch.exp(-dt / params["tau_ref"]),
+            params["theta_ref"],
+            math.log(dt) - torch.log(params["tau_esc"]),
+            params["delta_u"],
+            self.generator if self.sampling else None,
+        )
+
+    def _initial_state(self, batch_size: int, params: dict[str, Tensor]) -> MetaState:
+        v = params["v_rest"].expand(batch_size, self.n_neurons).clone()
+        zeros = torch.zeros_like(v)
+        return MetaState(v, zeros, zeros.clone(), zeros.clone())
+
+    def _update(self, current: Tensor, state: MetaState, c: MetaCoefficients) -> tuple[Tensor, MetaState]:
+        if c.generator is None:
+            return meta_update(current, state, c, self._spike)
+        noise = torch.rand(current.shape, generator=c.generator, dtype=current.dtype).to(current.device)
+        spike = functools.partial(escape_spike, noise=noise, log_rate=c.log_rate, delta_u=c.delta_u)
+        return meta_update(current, state, c, spike)
+
+
+def _generator(seed: int | torch.Generator | None) -> torch.Generator:
+    """A CPU generator: `seed` itself, seeded with the int `seed`, or randomly seeded for None."""
+    if isinstance(seed, torch.Generator):
+        if seed.device.type != "cpu":
+            raise ValueError(f"seed generator must be on the CPU, got device {seed.device}")
+        return seed
+    generator = torch.Generator()
+    if seed is None:
+        generator.seed()
+    elif isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, a torch.Generator or None, got {seed!r}")
+    else:
+        generator.manual_seed(seed)
+    return generator

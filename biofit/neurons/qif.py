@@ -1,0 +1,185 @@
+r"""Quadratic integrate-and-fire layer (`biofit.models` ``qif``): a fixed-point-analysed discrete map
+with a surrogate window derived from its parameters (in the spirit of 2510.05168).
+
+Model: :math:`\tau\dot v = (v - v_r)(v - v_r - \Delta)/\Delta + R\,I` (``tau_mem``, ``v_rest``,
+``delta_v``); spike when :math:`v > v_{peak}`, then :math:`v \leftarrow v_{reset}`, ``v`` frozen for
+``t_ref``.
+
+Discretization
+--------------
+Forward Euler with the input held at ``I[n]`` (Brian2's ``method="euler"``, refractory rule as
+in `biofit.neurons.lif`). With :math:`\varepsilon = dt/\tau` and the normalised potential
+:math:`x = (v - v_r)/\Delta`, :math:`u = R I / \Delta`, one step is the quadratic map
+
+.. math::
+    x_{n+1} = F_u(x_n) = x_n + \varepsilon\,\big(x_n(x_n - 1) + u_n\big),
+
+spike when :math:`x_{n+1} > x_p = (v_{peak} - v_r)/\Delta`.
+
+Fixed points. :math:`F_u(x) = x \iff x^2 - x + u = 0`:
+:math:`x_\pm = \tfrac12 \pm \sqrt{\tfrac14 - u}`, real for :math:`u \le 1/4` (the rheobase
+:math:`I = \Delta/(4R)`; above it the map has no fixed point and the neuron fires tonically). They
+do not depend on :math:`\varepsilon`: Euler keeps the ODE's fixed points. Their stability does:
+:math:`F_u'(x) = 1 + \varepsilon(2x - 1)`, so :math:`F_u'(x_\pm) = 1 \pm \varepsilon\sqrt{1 - 4u}`;
+:math:`x_+` is always unstable, :math:`x_-` is stable iff :math:`\varepsilon\sqrt{1 - 4u} < 2`
+(for u = 0: dt < 2 tau). Without input, :math:`x_- = 0` (``v_rest``) and :math:`x_+ = 1`
+(:math:`v_c = v_r + \Delta`).
+
+Surrogate window. For u = 0 a state below :math:`x_+` decays back to rest and a state above it
+escapes to a spike: :math:`x_+` is where the spike decision is really taken. :math:`F_0` is
+increasing on :math:`[x_+, x_p]` (:math:`F_0' \ge 1 + \varepsilon > 0`), so the highest value a
+non-spiking state can reach in one step is :math:`F_0(x_p)`. Every post-step membrane value in the
+escape region therefore lies in
+
+.. math::
+    [v_c,\ F(v_{peak})], \qquad F(v_{peak}) = v_{peak} + \varepsilon\,
+    \frac{(v_{peak} - v_r)(v_{peak} - v_c)}{\Delta},
+
+and the surrogate derivative of :math:`H(v' - v_{peak})` is the boxcar of unit area on that
+interval: :math:`g = 1/(F(v_{peak}) - v_c)` there, 0 elsewhere. Both edges are functions of
+:math:`(\varepsilon, v_r, \Delta, v_{peak})` only: nothing is hand-tuned. (2510.05168's own
+equations are not public; this is our derivation for this map.) Requires :math:`v_{peak} > v_c`;
+should learning push :math:`v_c` past :math:`v_{peak}`, each edge is kept at least 0.1 mV from
+:math:`v_{peak}`.
+
+Example
+-------
+>>> import torch
+>>> from biofit.neurons.qif import QIF
+>>> layer = QIF(2, dt=1e-4, learn=("tau_mem", "delta_v"))
+>>> lower, upper = layer.window()                     # volts, one per neuron
+>>> [round(1e3 * lower[0].item(), 3), round(1e3 * upper[0].item(), 3)]
+[-55.0, 2.567]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from biofit.models import get_model
+from biofit.neurons.lif import refractory_start, refractory_steps, refractory_tick, reset
+from biofit.neurons.params import NeuronLayer
+
+MIN_HALF_WINDOW = 1e-4  # V
+
+
+class QIFState(NamedTuple):
+    """State, each ``[B, N]``: ``v`` (V), ``refractory`` (refractory steps still to come)."""
+
+    v: Tensor
+    refractory: Tensor
+
+
+class QIFCoefficients(NamedTuple):
+    """Per-call constants of the Euler map (SI; each [N] or [])."""
+
+    eps: Tensor  # dt / tau_mem
+    gain: Tensor  # dt R / tau_mem, V/A
+    v_rest: Tensor
+    delta_v: Tensor
+    v_reset: Tensor
+    v_peak: Tensor
+    window_lo: Tensor  # lower window edge minus v_peak (V, < 0), detached
+    window_hi: Tensor  # upper window edge minus v_peak (V, > 0), detached
+    ref_steps: Tensor | None
+
+
+def qif_map(v: Tensor, current: Tensor, c: QIFCoefficients) -> Tensor:
+    """The Euler map ``F(v)`` for held input `current` (A), without threshold or refractoriness."""
+    dv = v - c.v_rest
+    return v + c.eps * dv * (dv - c.delta_v) / c.delta_v + c.gain * current
+
+
+def qif_window(eps: Tensor, v_rest: Tensor, delta_v: Tensor, v_peak: Tensor) -> tuple[Tensor, Tensor]:
+    """Surrogate window edges ``(v_c, F(v_peak))`` in volts (see the module docstring)."""
+    v_crit = v_rest + delta_v
+    overshoot = v_peak + eps * (v_peak - v_rest) * (v_peak - v_crit) / delta_v
+    return v_crit, overshoot
+
+
+def qif_coefficients(p: dict[str, Tensor], dt: float) -> QIFCoefficients:
+    """Constants for time step `dt` (s) from the model's parameters (name -> SI tensor)."""
+    eps = dt / p["tau_mem"]
+    lo, hi = qif_window(eps, p["v_rest"], p["delta_v"], p["v_peak"])
+    lo = torch.clamp(lo - p["v_peak"], max=-MIN_HALF_WINDOW).detach()
+    hi = torch.clamp(hi - p["v_peak"], min=MIN_HALF_WINDOW).detach()
+    return QIFCoefficients(
+        eps, eps * p["R"], p["v_rest"], p["delta_v"], p["v_reset"], p["v_peak"], lo, hi,
+        refractory_steps(p["t_ref"], dt),
+    )
+
+
+class WindowSpike(torch.autograd.Function):
+    """Heaviside ``H(x > 0)`` forward; backward ``1[lo <= x <= hi] / (hi - lo)`` (lo < 0 < hi)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:  # noqa: D401 - autograd API
+        ctx.save_for_backward(x, lo, hi)
+        return (x > 0).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None, None]:
+        x, lo, hi = ctx.saved_tensors
+        inside = (x >= lo) & (x <= hi)
+        return grad_output * inside.to(x.dtype) / (hi - lo), None, None
+
+
+def qif_update(current: Tensor, s: QIFState, c: QIFCoefficients) -> tuple[Tensor, QIFState]:
+    """One Euler step for held input `current` ``[B, N]`` (A): ``(spikes, new state)``."""
+    v = qif_map(s.v, current, c)
+    remaining = s.refractory
+    if c.ref_steps is None:
+        z = WindowSpike.apply(v - c.v_peak, c.window_lo, c.window_hi)
+    else:
+        remaining, active = refractory_tick(s.refractory)
+        v = torch.where(active, v, s.v)
+        z = WindowSpike.apply(v - c.v_peak, c.window_lo, c.window_hi) * active
+        remaining = refractory_start(z, remaining, c.ref_steps)
+    return z, QIFState(reset(v, z, c.v_reset), remaining)
+
+
+class QIF(NeuronLayer):
+    """Layer of N QIF neurons: ``layer(current[T, B, N]) -> spikes[T, B, N]``.
+
+    Parameters: ``n_neurons``, ``dt`` (s), ``learn``, ``per_neuron`` as for
+    `biofit.neurons.lif.LIF`; no surrogate choice (the window is derived, see the module
+    docstring); ``**params``: ``tau_mem, R, v_rest, delta_v, v_reset, v_peak, t_ref`` (SI; defaults
+    and bounds: ``biofit.models.get_model("qif")``). ValueError if ``v_peak <= v_rest + delta_v``.
+    """
+
+    def __init__(
+        self,
+        n_neurons: int,
+        dt: float,
+        *,
+        learn: Iterable[str] = (),
+        per_neuron: bool = True,
+        **params: object,
+    ) -> None:
+        super().__init__(get_model("qif"), n_neurons, dt, params, learn, per_neuron)
+        p = self.params()
+        gap = p["v_peak"] - p["v_rest"] - p["delta_v"]
+        if bool((gap <= 0).any()):
+            raise ValueError(
+                f"qif needs v_peak > v_rest + delta_v (the unstable fixed point); "
+                f"v_peak - v_rest - delta_v = {gap.min().item():.4g} V"
+            )
+
+    def window(self) -> tuple[Tensor, Tensor]:
+        """Surrogate window edges ``(lower, upper)`` in volts, absolute (shape [N] or [])."""
+        c = qif_coefficients(self.params(), self.dt)
+        return c.v_peak + c.window_lo, c.v_peak + c.window_hi
+
+    def _coefficients(self, params: dict[str, Tensor], dt: float) -> QIFCoefficients:
+        return qif_coefficients(params, dt)
+
+    def _initial_state(self, batch_size: int, params: dict[str, Tensor]) -> QIFState:
+        v = params["v_rest"].expand(batch_size, self.n_neurons).clone()
+        return QIFState(v, torch.zeros_like(v))
+
+    def _update(self, current: Tensor, state: QIFState, c: QIFCoefficients) -> tuple[Tensor, QIFState]:
+        return qif_update(current, state, c)
