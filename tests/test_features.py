@@ -115,7 +115,10 @@ class _ThresholdedLZCEncoder(LZCEncoder):
         arr = arr.astype(np.float64) if arr.dtype == object else arr
         if arr.dtype.kind not in "biuf":
             return arr
-        return np.where(np.isfinite(arr), np.floor(arr * 4) % 2, arr)
+        out = arr.astype(np.float64)
+        finite = np.isfinite(out)  # NaN / inf pass through: the encoder must still reject them
+        out[finite] = np.floor(out[finite] * 4) % 2
+        return out
 
     def fit(self, X, y=None):
         return super().fit(self._binary(X), y)

@@ -197,7 +197,7 @@ def test_all_input_types_give_the_same_count(variant):
     expected = lempel_ziv_complexity(to_str(a), variant)
     for seq in (a, a.astype(np.int8), a.astype(np.uint64), a.astype(np.float32), a.tolist(),
                 a.astype(int).tolist(), torch.from_numpy(a), torch.from_numpy(a).float(),
-                torch.from_numpy(a).to(torch.bfloat16), np.asarray(a)[::-1][::-1]):
+                torch.from_numpy(a).to(torch.bfloat16), np.repeat(a, 2)[::2]):
         assert lempel_ziv_complexity(seq, variant) == expected
 
 
@@ -220,10 +220,13 @@ def test_normalized_lz76_of_bernoulli_p01_converges_slowly_from_below():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("p", [0.5, 0.3, 0.2])
-def test_normalized_lz76_of_bernoulli_1e7_within_1_percent_of_entropy(p):
+@pytest.mark.parametrize("p", [0.5, 0.3, 0.1])
+def test_normalized_lz76_bias_shrinks_from_1e6_to_1e7(p):
     x = np.random.default_rng(13).random(10_000_000) < p
-    assert lempel_ziv_complexity(x, normalize=True) == pytest.approx(entropy_bits(p), rel=0.01)
+    h = entropy_bits(p)
+    err_1e6 = abs(lempel_ziv_complexity(x[:1_000_000], normalize=True) / h - 1)
+    err_1e7 = abs(lempel_ziv_complexity(x, normalize=True) / h - 1)
+    assert err_1e7 < err_1e6 and err_1e7 < 0.025
 
 
 # ---------------------------------------------------------------- batch and compositions

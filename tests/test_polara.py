@@ -144,8 +144,8 @@ def test_spikes_are_graded_between_one_half_and_one():
 
 
 def test_activation_gradient_equals_finite_differences():
-    layer = Polara(3)
-    x = (torch.rand(30, 2, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64) + 0.2)
+    layer = Polara(2)
+    x = torch.rand(12, 1, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64) + 0.2
     x.requires_grad_(True)
     # differentiable almost everywhere; gradcheck away from the threshold's measure-zero set
     assert torch.autograd.gradcheck(lambda inp: layer(inp).sum(), (x,), eps=1e-7, atol=1e-5)
@@ -165,7 +165,7 @@ def test_gradient_mask_gives_alpha_inside_unit_overshoot_and_zero_outside():
     torch.testing.assert_close(spikes.detach(), plain)
 
 
-@pytest.mark.parametrize("activation", [True, False])
+@pytest.mark.parametrize("activation", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_gradients_finite_and_nonzero_through_10000_steps(activation):
     steps = 10_000
     x = torch.rand(steps, 1, 2, generator=torch.Generator().manual_seed(5)) * 0.7

@@ -43,7 +43,7 @@ def positive_int(value, name: str, upper: int | None = None, upper_name: str = "
 
 
 def _to_numpy(seq, name: str) -> np.ndarray:
-    """str / list / numpy / torch -> numpy array (strings become uint8 codes, validated later)."""
+    """str / list / numpy / torch -> numpy array; a str is checked here and becomes uint8 0/1."""
     if isinstance(seq, str):
         codes = np.frombuffer(seq.encode("utf-32-le"), dtype="<u4")
         bad = np.flatnonzero((codes != ord("0")) & (codes != ord("1")))
@@ -57,7 +57,7 @@ def _to_numpy(seq, name: str) -> np.ndarray:
     # torch is recognised by its module name so that numpy-only users never import it.
     if type(seq).__module__.split(".")[0] == "torch" and hasattr(seq, "detach"):
         seq = seq.detach().cpu()
-        if str(seq.dtype) == "torch.bfloat16":
+        if str(seq.dtype) == "torch.bfloat16":  # numpy has no bfloat16
             seq = seq.float()
         return seq.numpy()
     try:

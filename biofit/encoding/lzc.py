@@ -76,6 +76,8 @@ def lempel_ziv_complexity(seq, variant: str = "lz76", normalize: bool = False) -
     -------
     int (phrase count c) or float (normalised)
 
+    Cost: O(n) time; scratch memory 32 bytes per symbol for LZ76 (suffix automaton), 8 for LZ78.
+
     Example
     -------
     >>> lempel_ziv_complexity([1, 0, 1, 0, 1, 0, 1, 0, 1, 0])

@@ -1,17 +1,19 @@
 r"""Pure kernels of the Block-ALIF simulation (2311.11390, Sec. 3): one block of L steps at a time.
 
 Notation (one neuron; the kernels act on ``[N, L, B]`` blocks, layout neuron, step, batch):
-:math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`g = R(1-\alpha)`, :math:`\rho = e^{-dt/\tau_{adapt}}`,
+:math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`\rho = e^{-dt/\tau_{adapt}}`, the drive
+:math:`x_j = v_{rest}(1-\alpha) + R(1-\alpha) I_j` (`biofit.neurons.alif.alif_drive`),
 K the refractory length in steps of `biofit.neurons.alif` (a spike at step n freezes ``v`` for
 steps n+1 .. n+K-1). With a block length :math:`L \le K` a neuron fires at most once per block.
 
-For a block starting in state :math:`(v_0, a_0, m)` (m = refractory steps left) and input
-current :math:`I_j`, :math:`j = 0..L-1`, the sequential recursion of `alif_update` is, in closed form:
+For a block starting in state :math:`(v_0, a_0, m)` (m = refractory steps left) and drive
+:math:`x_j`, :math:`j = 0..L-1`, the sequential recursion :math:`v_j = x_j + \alpha v_{j-1}` of
+`alif_update` is, in closed form:
 
 * step j is active (``v`` integrates, may fire) iff :math:`j \ge f`, :math:`f = \max(m - 1, 0)`;
 * membrane potential without reset (the block's convolution, a lower-triangular Toeplitz matmul):
-  :math:`w_j = \sum_{i=f}^{j} \alpha^{j-i} g I_i + \alpha^{j-f+1}(v_0 - v_{rest})`,
-  :math:`v_j = v_{rest} + w_j`;
+  :math:`v_j = \sum_{i=f}^{j} \alpha^{j-i} x_i + \alpha^{j-f+1} v_0` (the initial value enters as
+  an extra input :math:`\alpha v_0` at step f);
 * adaptive threshold before the block's spike: :math:`\theta_j = v_{th} + a_0 \rho^{j+1}`;
 * crossings :math:`c_j = 1[v_j > \theta_j] \cdot 1[j \ge f]`; the spike is the first crossing,
   found from the cumulative count :math:`C_j = \sum_{i \le j} c_i`: :math:`z_j = c_j 1[C_j = 1]`;
@@ -50,8 +52,6 @@ class BlockConstants(NamedTuple):
     toeplitz: Tensor  # [N|1, L, L]: alpha^(j-i) for i <= j, else 0
     decay: Tensor  # alpha
     adapt_pow: Tensor  # [N|1, L+1, 1]: rho^e, e = 0..L
-    gain: Tensor  # R (1 - alpha), V/A
-    v_rest: Tensor
     v_reset: Tensor
     v_th: Tensor
     beta: Tensor
@@ -86,54 +86,126 @@ def toeplitz_decay(decay: Tensor, length: int) -> Tensor:
 
 
 def block_constants(
-    decay: Tensor, gain: Tensor, decay_adapt: Tensor, v_rest: Tensor, v_reset: Tensor,
-    v_th: Tensor, beta: Tensor, ref_steps: Tensor, length: int,
+    decay: Tensor, decay_adapt: Tensor, v_reset: Tensor, v_th: Tensor, beta: Tensor,
+    ref_steps: Tensor, length: int,
 ) -> BlockConstants:
     """Constants for blocks of up to `length` steps from the coefficients of `alif_coefficients`."""
     return BlockConstants(
         toeplitz_decay(decay, length), _as_col(decay), powers(decay_adapt, length),
-        _as_col(gain), _as_col(v_rest), _as_col(v_reset), _as_col(v_th), _as_col(beta),
+        _as_col(v_reset), _as_col(v_th), _as_col(beta),
         _as_col(ref_steps),
     )
+
+
+def _sum_to(g: Tensor, like: Tensor) -> Tensor:
+    """Sum `g` over the dimensions along which `like` was broadcast."""
+    dims = tuple(i for i, (a, b) in enumerate(zip(like.shape, g.shape)) if a == 1 and b != 1)
+    return g.sum(dim=dims, keepdim=True) if dims else g
+
+
+class _Block(torch.autograd.Function):
+    """Forward and hand-written backward of one block (see the module docstring).
+
+    Inputs: drive ``[N, n, B]``; v0, a0, refractory ``[N, 1, B]``; toeplitz ``[N|1, n, n]``;
+    adapt_pow ``[N|1, n+1, 1]``; decay, v_th, beta, v_reset, ref_steps ``[N|1, 1, 1]``; spike.
+    Outputs: spikes ``[N, n, B]``, membrane potential without reset ``[N, n, B]``, v, a and
+    refractory at the end of the block, and the (non-differentiable) spike step j* (n if none).
+    """
+
+    @staticmethod
+    def forward(ctx, drive, v0, a0, refractory, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
+                ref_steps, spike):
+        n = drive.shape[1]
+        step = torch.arange(n, device=drive.device).view(1, n, 1)
+        first_active = (refractory - 1.0).clamp(min=0.0).long()  # f, [N, 1, B]
+        active = step >= first_active
+        y = torch.where(active, drive, torch.zeros((), dtype=drive.dtype, device=drive.device))
+        # alpha v0 enters as an extra input at step f: the convolution then carries the initial value
+        starts = first_active < n
+        y.scatter_add_(1, first_active.clamp(max=n - 1), decay * v0 * starts)
+        v = torch.matmul(toeplitz, y)
+        distance = v - v_th - a0 * adapt_pow[:, 1:]
+        crossing = (distance > 0) & active
+        t_spike = crossing.to(torch.uint8).argmax(dim=1, keepdim=True)  # first crossing (0 if none)
+        fired = crossing.gather(1, t_spike)
+        t_spike = torch.where(fired, t_spike, torch.full_like(t_spike, n))
+        spikes = (step == t_spike).to(drive.dtype)
+        since = (n - 1) - t_spike.clamp(max=n - 1)
+        pow_since = adapt_pow[:, :, 0].expand(v0.shape[0], -1).gather(1, since[:, 0]).unsqueeze(1)
+        a_end = a0 * adapt_pow[:, n:] + beta * pow_since * fired
+        last_active = starts  # f <= n - 1
+        v_end = torch.where(fired, v_reset, torch.where(last_active, v[:, -1:], v0))
+        ref_end = torch.where(fired, (ref_steps - since).clamp(min=0.0), (refractory - n).clamp(min=0.0))
+        ctx.save_for_backward(y, distance, v0, a0, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
+                              first_active, t_spike, pow_since)
+        ctx.spike = spike
+        ctx.mark_non_differentiable(ref_end, t_spike)
+        return spikes, v, v_end, a_end, ref_end, t_spike
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_spikes, g_v, g_v_end, g_a_end, _g_ref, _g_t):
+        (y, distance, v0, a0, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
+         first_active, t_spike, pow_since) = ctx.saved_tensors
+        n = y.shape[1]
+        step = torch.arange(n, device=y.device).view(1, n, 1)
+        fired = t_spike < n
+        starts = first_active < n
+        # surrogate derivative where the sequential step is live: active and not after the spike
+        live = (step >= first_active) & (step <= t_spike)
+        with torch.enable_grad():
+            x = distance.detach().requires_grad_()
+            (g_dist,) = torch.autograd.grad(ctx.spike(x), x, g_spikes)
+        g_dist = g_dist * live
+        g_mem = g_dist if g_v is None else g_dist + g_v
+        if g_v_end is not None:
+            g_mem[:, -1:] += g_v_end * (starts & ~fired)
+        g_y = torch.matmul(toeplitz.transpose(1, 2), g_mem)
+        g_drive = torch.where(step >= first_active, g_y, torch.zeros((), dtype=y.dtype, device=y.device))
+        g_start = g_y.gather(1, first_active.clamp(max=n - 1)) * starts  # d loss / d (alpha v0)
+        g_v0 = decay * g_start
+        g_decay = _sum_to(g_start * v0, decay)
+        g_toeplitz = _sum_to(torch.matmul(g_mem, y.transpose(1, 2)), toeplitz)
+        rho = adapt_pow[:, 1:].transpose(1, 2)  # [N|1, 1, n]
+        g_a0 = -torch.matmul(rho.expand(g_dist.shape[0], -1, -1), g_dist)
+        g_adapt = torch.zeros_like(adapt_pow.expand(g_dist.shape[0], -1, -1))
+        g_adapt[:, 1:] = -torch.matmul(g_dist, a0.transpose(1, 2))
+        g_v_th = _sum_to(-g_dist.sum(dim=(1, 2), keepdim=True), v_th)
+        g_beta = g_v_reset = None
+        if g_a_end is not None:
+            g_a0 = g_a0 + g_a_end * adapt_pow[:, n:]
+            g_adapt[:, n:] += (g_a_end * a0).sum(dim=2, keepdim=True)
+            since = (n - 1) - t_spike.clamp(max=n - 1)
+            g_adapt[:, :, 0].scatter_add_(1, since[:, 0], (g_a_end * beta * fired)[:, 0])
+            g_beta = _sum_to((g_a_end * pow_since * fired).sum(dim=2, keepdim=True), beta)
+        if g_v_end is not None:
+            g_v0 = g_v0 + g_v_end * (~starts & ~fired)
+            g_v_reset = _sum_to((g_v_end * fired).sum(dim=2, keepdim=True), v_reset)
+        g_adapt = _sum_to(g_adapt, adapt_pow)
+        return (g_drive, g_v0, g_a0, None, g_toeplitz, g_adapt, g_decay, g_v_th, g_beta, g_v_reset,
+                None, None)
 
 
 def block_update(
     drive: Tensor, s: BlockState, k: BlockConstants, spike: SpikeFn, record: bool = False
 ) -> tuple[Tensor, BlockState, tuple[Tensor, Tensor] | None]:
-    """One block: `drive` ``[N, n, B]`` = ``g * I`` (V) for ``n <= L`` steps -> spikes ``[N, n, B]``.
+    """One block: `drive` ``[N, n, B]`` (V, `alif_drive`) for ``n <= L`` steps -> spikes ``[N, n, B]``.
 
     Returns ``(spikes, state at the end of the block, traces)``; with ``record=True`` traces are
     ``(v, a)`` after each step (after any reset), each ``[N, n, B]``, else None.
     """
     n = drive.shape[1]
-    step = torch.arange(n, device=drive.device, dtype=drive.dtype).view(1, n, 1)
-    first_active = (s.refractory - 1.0).clamp(min=0.0)  # [N, 1, B]
-    active = step >= first_active
-    w0 = s.v - k.v_rest
-    # inject alpha * w0 at the first active step: the convolution then carries the initial value
-    inject = (step == first_active).to(drive.dtype) * (k.decay * w0)
-    w = torch.matmul(k.toeplitz[:, :n, :n], drive * active + inject)
-    adapt = s.a * k.adapt_pow[:, 1 : n + 1]  # a_0 rho^(j+1)
-    distance = w + (k.v_rest - k.v_th) - adapt  # v_j - theta_j
-    crossing = (distance > 0) & active
-    count = torch.cumsum(crossing, dim=1, dtype=drive.dtype)
-    first = (crossing & (count == 1.0)).to(drive.dtype)
-    mask = active & (count - crossing.to(drive.dtype) == 0.0)
-    spikes = spike(distance) * mask
-    fired = count[:, -1:] > 0  # [N, 1, B]
-    t_spike = (first * step).sum(dim=1, keepdim=True)  # j*, 0 if none
-    since_spike = (n - 1.0) - t_spike
-    jump = k.beta * (first * k.adapt_pow[:, :n].flip(1)).sum(dim=1, keepdim=True)
-    a_end = s.a * k.adapt_pow[:, n : n + 1] + jump
-    last_active = active[:, -1:]
-    v_end = torch.where(fired, k.v_reset, torch.where(last_active, k.v_rest + w[:, -1:], s.v))
-    ref_end = torch.where(fired, (k.ref_steps - since_spike).clamp(min=0.0),
-                          (s.refractory - n).clamp(min=0.0))
+    spikes, v, v_end, a_end, ref_end, t_spike = _Block.apply(
+        drive, s.v, s.a, s.refractory, k.toeplitz[:, :n, :n], k.adapt_pow[:, : n + 1], k.decay,
+        k.v_th, k.beta, k.v_reset, k.ref_steps, spike,
+    )
     traces = None
     if record:
-        after = count > 0  # at or after the block's spike
-        v_tr = torch.where(after, k.v_reset, torch.where(active, k.v_rest + w, s.v))
-        post = k.beta * k.adapt_pow[:, 1:2] ** (step - t_spike).clamp(min=0.0)  # beta rho^(j-j*)
-        a_tr = adapt + post * after
+        step = torch.arange(n, device=drive.device).view(1, n, 1)
+        after = step >= t_spike
+        active = step >= (s.refractory - 1.0).clamp(min=0.0)
+        v_tr = torch.where(after, k.v_reset, torch.where(active, v, s.v))
+        lag = (step - t_spike).clamp(min=0).to(drive.dtype)
+        a_tr = s.a * k.adapt_pow[:, 1 : n + 1] + after * (k.beta * k.adapt_pow[:, 1:2] ** lag)
         traces = (v_tr, a_tr)
     return spikes, BlockState(v_end, a_end, ref_end), traces

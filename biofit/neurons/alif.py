@@ -8,13 +8,14 @@ Discrete-time scheme, step n (Brian2 2.9 clock-driven, ``method="exact"``, input
 refractory rule as in `biofit.neurons.lif`, K = floor((t_ref + 1e-3 dt) / dt)):
 
 .. math::
-    v' &= v_{rest} + (v - v_{rest})\,\alpha + R(1 - \alpha)\,I[n] \quad (\text{kept only if not refractory}),
-    \qquad \alpha = e^{-dt/\tau_{mem}} \\
+    v' &= \underbrace{v_{rest}(1 - \alpha) + R(1 - \alpha)\,I[n]}_{\text{drive}[n]} + \alpha\, v
+    \quad (\text{kept only if not refractory}), \qquad \alpha = e^{-dt/\tau_{mem}} \\
     a' &= a\,\rho, \qquad \rho = e^{-dt/\tau_{adapt}} \\
     z[n] &= H(v' - v_{th} - a') \cdot \text{not\_refractory} \\
-    v &\leftarrow (1 - z) v' + z\,v_{reset}, \qquad a \leftarrow a' + \beta z
+    v &\leftarrow \mathrm{lerp}(v', v_{reset}, z), \qquad a \leftarrow a' + \beta z
 
-`alif_update` is the whole step: Block-ALIF and other reformulations must reproduce it bit for bit.
+`alif_drive` (all steps at once, elementwise) then `alif_update` per step is the whole scheme:
+Block-ALIF and other reformulations must reproduce it bit for bit.
 
 Example
 -------
@@ -67,8 +68,8 @@ class ALIFCoefficients(NamedTuple):
 
     decay: Tensor  # alpha = exp(-dt / tau_mem)
     gain: Tensor  # R (1 - alpha), V/A
+    bias: Tensor  # v_rest (1 - alpha), V
     decay_adapt: Tensor  # rho = exp(-dt / tau_adapt)
-    v_rest: Tensor
     v_reset: Tensor
     v_th: Tensor
     beta: Tensor
@@ -79,14 +80,19 @@ def alif_coefficients(p: ALIFParameters, dt: float) -> ALIFCoefficients:
     """Exact-integration constants for time step `dt` (s)."""
     decay = torch.exp(-dt / p.tau_mem)
     return ALIFCoefficients(
-        decay, p.R * (1.0 - decay), torch.exp(-dt / p.tau_adapt),
-        p.v_rest, p.v_reset, p.v_th, p.beta, refractory_steps(p.t_ref, dt),
+        decay, p.R * (1.0 - decay), p.v_rest * (1.0 - decay), torch.exp(-dt / p.tau_adapt),
+        p.v_reset, p.v_th, p.beta, refractory_steps(p.t_ref, dt),
     )
 
 
-def alif_update(current: Tensor, s: ALIFState, c: ALIFCoefficients, spike: SpikeFn) -> tuple[Tensor, ALIFState]:
-    """One step for held input `current` ``[B, N]`` (A): ``(spikes, new state)``."""
-    v = torch.addcmul(c.v_rest + (s.v - c.v_rest) * c.decay, c.gain, current)
+def alif_drive(current: Tensor, c: ALIFCoefficients) -> Tensor:
+    """Input term ``v_rest (1 - alpha) + R (1 - alpha) I`` (V), elementwise in `current` (A, ``[..., N]``)."""
+    return torch.addcmul(c.bias, c.gain, current)
+
+
+def alif_update(drive: Tensor, s: ALIFState, c: ALIFCoefficients, spike: SpikeFn) -> tuple[Tensor, ALIFState]:
+    """One step from the step's `alif_drive` ``[B, N]`` (V): ``(spikes, new state)``."""
+    v = torch.addcmul(drive, s.v, c.decay)
     a = s.a * c.decay_adapt
     remaining = s.refractory
     if c.ref_steps is None:
@@ -104,7 +110,8 @@ def alif_step(
 ) -> tuple[Tensor, ALIFState]:
     """Pure single step: `alif_coefficients` then `alif_update` (default surrogate: fast sigmoid, 1 mV)."""
     spike = spike or functools.partial(get_surrogate("fast_sigmoid"), width=1e-3)
-    return alif_update(current, state, alif_coefficients(params, dt), spike)
+    c = alif_coefficients(params, dt)
+    return alif_update(alif_drive(current, c), state, c, spike)
 
 
 class ALIF(NeuronLayer):
@@ -135,5 +142,8 @@ class ALIF(NeuronLayer):
         v = params["v_rest"].expand(batch_size, self.n_neurons).clone()
         return ALIFState(v, torch.zeros_like(v), torch.zeros_like(v))
 
-    def _update(self, current: Tensor, state: ALIFState, c: ALIFCoefficients) -> tuple[Tensor, ALIFState]:
-        return alif_update(current, state, c, self._spike)
+    def _drive(self, current: Tensor, c: ALIFCoefficients) -> list:
+        return list(alif_drive(current, c).unbind(0))
+
+    def _update(self, drive: Tensor, state: ALIFState, c: ALIFCoefficients) -> tuple[Tensor, ALIFState]:
+        return alif_update(drive, state, c, self._spike)

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from biofit.neurons._block_kernels import BlockState, block_constants, block_update
 from biofit.neurons._validate import check_current
-from biofit.neurons.alif import ALIF, ALIFCoefficients, ALIFState, alif_update
+from biofit.neurons.alif import ALIF, ALIFCoefficients, ALIFState, alif_drive, alif_update
 
 
 class RecurrentALIFState(NamedTuple):
@@ -151,14 +151,15 @@ class BlockALIF(ALIF):
     def _run(self, current: Tensor, state, record: bool):
         current, c, length, s0, pending, weight = self._start(current, state)
         t_len, batch, n = current.shape
-        k = block_constants(c.decay, c.gain, c.decay_adapt, c.v_rest, c.v_reset, c.v_th, c.beta,
+        k = block_constants(c.decay, c.decay_adapt, c.v_reset, c.v_th, c.beta,
                             c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay),
                             length)
-        drive = current * c.gain  # [T, B, N], V
+        drive = alif_drive(current, c)  # [T, B, N], V
         n_full = t_len // length
-        blocks = list(drive[: n_full * length].reshape(n_full, length, batch, n).permute(0, 3, 1, 2))
+        full = drive[: n_full * length].reshape(n_full, length, batch, n).permute(0, 3, 1, 2)
+        blocks = list(full.contiguous().unbind(0))
         if t_len > n_full * length:
-            blocks.append(drive[n_full * length :].permute(2, 0, 1))
+            blocks.append(drive[n_full * length :].permute(2, 0, 1).contiguous())
         s = BlockState(*(x.t().unsqueeze(1) for x in s0))
         previous = pending.permute(2, 0, 1)  # [N, K, B]
         weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
@@ -168,7 +169,7 @@ class BlockALIF(ALIF):
                 steps = x.shape[1]
                 pre = previous[:, :steps].detach() if self.detach_recurrent else previous[:, :steps]
                 x = torch.addmm(x.reshape(n, -1), weight_v, pre.reshape(n, -1)).view(n, steps, batch)
-            z, s, tr = block_update(x.contiguous(), s, k, self._spike, record)
+            z, s, tr = block_update(x, s, k, self._spike, record)
             out.append(z)
             previous = z
             if record:
@@ -196,7 +197,7 @@ class BlockALIF(ALIF):
             if weight is not None:
                 pre = history[-length].detach() if self.detach_recurrent else history[-length]
                 i_t = i_t + pre @ weight.t()
-            z, s = alif_update(i_t, s, c, self._spike)
+            z, s = alif_update(alif_drive(i_t, c), s, c, self._spike)
             history.append(z)
             out.append(z)
             if record:

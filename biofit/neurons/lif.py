@@ -17,12 +17,14 @@ with the simulation's ``dt`` gives). At step n:
    refractoriness;
 2. integrate (``v`` only if not refractory; ``I_syn`` always), exact for the held input:
    :math:`v' = v_{rest} + (v - v_{rest})e^{-dt/\tau_{mem}} + R(1 - e^{-dt/\tau_{mem}})\,I
-   \;[+\; R\,\kappa\,(I_{syn} - I)]`, :math:`I_{syn}' = I + (I_{syn} - I)e^{-dt/\tau_{syn}}`, with
+   \;[+\; R\,\kappa\,(I_{syn} - I)]`, :math:`I_{syn}' = I + (I_{syn} - I)e^{-dt/\tau_{syn}}`
+   (computed as ``v' = drive_v[n] + decay v [+ cross I_syn]``, the input terms ``drive`` for all
+   steps at once: `lif_drive`), with
    :math:`\kappa = \frac{\tau_{syn}}{\tau_{syn} - \tau_{mem}}(e^{-dt/\tau_{syn}} - e^{-dt/\tau_{mem}})`
    (its limit :math:`\frac{dt}{\tau_{mem}} e^{-dt/\tau_{mem}}` when the time constants are equal);
 3. threshold on the new state (not refractory only): ``z = H(v' - v_th)``, H strict;
-4. reset ``v' = (1 - z) v' + z v_reset`` (exact in floating point for z in {0, 1}; the gradient
-   flows through z) and start refractoriness.
+4. reset ``v = lerp(v', v_reset, z)`` (exactly ``v_reset`` or ``v'`` for z in {0, 1}; the
+   gradient flows through z) and start refractoriness.
 
 Example
 -------
@@ -45,7 +47,7 @@ from torch import Tensor
 
 from biofit.models import get_model
 from biofit.neurons.params import NeuronLayer
-from biofit.neurons.surrogate import get_surrogate
+from biofit.neurons.surrogate import get_surrogate, surrogate_grad
 
 SpikeFn = Callable[[Tensor], Tensor]
 
@@ -68,8 +70,9 @@ def refractory_start(z: Tensor, remaining: Tensor, k: Tensor) -> Tensor:
 
 
 def reset(v: Tensor, z: Tensor, v_reset: Tensor) -> Tensor:
-    """``(1 - z) v + z v_reset``: exact for z in {0, 1}, differentiable through z."""
-    return torch.addcmul(v * (1.0 - z), z, v_reset)
+    """``v_reset`` where z = 1, ``v`` where z = 0, exactly (``torch.lerp`` returns ``end`` for weight
+    1 and ``start`` for weight 0); differentiable through z (d/dz = v_reset - v)."""
+    return torch.lerp(v, v_reset.expand_as(v), z)
 
 
 class LIFParameters(NamedTuple):
@@ -98,7 +101,7 @@ class LIFCoefficients(NamedTuple):
 
     decay: Tensor  # exp(-dt / tau_mem)
     gain: Tensor  # R (1 - decay), V/A
-    v_rest: Tensor
+    bias: Tensor  # v_rest (1 - decay), V
     v_reset: Tensor
     v_th: Tensor
     ref_steps: Tensor | None  # K, None when no neuron is ever refractory
@@ -122,18 +125,35 @@ def lif_coefficients(p: LIFParameters, dt: float) -> LIFCoefficients:
         rate_gap = 1.0 / p.tau_mem - 1.0 / p.tau_syn
         cross = p.R * decay * (dt / p.tau_mem) * _expm1_ratio(dt * rate_gap)
     return LIFCoefficients(
-        decay, p.R * (1.0 - decay), p.v_rest, p.v_reset, p.v_th,
+        decay, p.R * (1.0 - decay), p.v_rest * (1.0 - decay), p.v_reset, p.v_th,
         refractory_steps(p.t_ref, dt), decay_syn, cross,
     )
 
 
-def lif_update(current: Tensor, s: LIFState, c: LIFCoefficients, spike: SpikeFn) -> tuple[Tensor, LIFState]:
-    """One step of the scheme for held input `current` ``[B, N]`` (A): ``(spikes, new state)``."""
-    v = torch.addcmul(c.v_rest + (s.v - c.v_rest) * c.decay, c.gain, current)
+def lif_drive(current: Tensor, c: LIFCoefficients) -> tuple[Tensor, Tensor | None]:
+    """The input terms of the update, elementwise in `current` (A, ``[..., N]``, any leading dims).
+
+    ``drive_v = v_rest (1 - decay) + (gain - cross) I`` (V) and, with a synapse,
+    ``drive_syn = (1 - decay_syn) I`` (A); the layer computes them for all T steps at once.
+    """
+    if c.decay_syn is None:
+        return torch.addcmul(c.bias, c.gain, current), None
+    return torch.addcmul(c.bias, c.gain - c.cross, current), current * (1.0 - c.decay_syn)
+
+
+def lif_update(
+    drive: tuple[Tensor, Tensor | None], s: LIFState, c: LIFCoefficients, spike: SpikeFn
+) -> tuple[Tensor, LIFState]:
+    """One step from the step's `lif_drive` (``[B, N]`` each): ``(spikes, new state)``.
+
+    ``v' = drive_v + decay v [+ cross I_syn]``, ``I_syn' = drive_syn + decay_syn I_syn``.
+    """
+    drive_v, drive_syn = drive
+    v = torch.addcmul(drive_v, s.v, c.decay)
     i_syn = s.I_syn
-    if c.decay_syn is not None:
-        v = torch.addcmul(v, c.cross, i_syn - current)
-        i_syn = current + (i_syn - current) * c.decay_syn
+    if drive_syn is not None:
+        v = torch.addcmul(v, c.cross, i_syn)
+        i_syn = torch.addcmul(drive_syn, i_syn, c.decay_syn)
     if c.ref_steps is None:
         z = spike(v - c.v_th)
         return z, LIFState(reset(v, z, c.v_reset), i_syn, s.refractory)
@@ -151,7 +171,80 @@ def lif_step(
     `spike` defaults to the fast-sigmoid surrogate of width 1 mV.
     """
     spike = spike or functools.partial(get_surrogate("fast_sigmoid"), width=1e-3)
-    return lif_update(current, state, lif_coefficients(params, dt), spike)
+    c = lif_coefficients(params, dt)
+    return lif_update(lif_drive(current, c), state, c, spike)
+
+
+class _LIFScan(torch.autograd.Function):
+    """A whole LIF sequence (no synapse) as one autograd node.
+
+    Forward: `lif_update` step by step with autograd off (the same arithmetic as the generic loop,
+    so the same bits). Backward: the adjoint of that update, vectorised over time wherever the
+    recursion allows. With :math:`u_t` the integrated potential, :math:`x_t = u_t - v_{th}`,
+    :math:`G_t = g(x_t)\,\mathrm{act}_t` (surrogate times not-refractory), spikes
+    :math:`z_t` and :math:`v_t = \mathrm{lerp}(u_t, v_{reset}, z_t)`:
+    :math:`\partial L/\partial u_t = \bar v_t P_t + \bar z_t G_t`,
+    :math:`P_t = 1 - z_t + (v_{reset} - u_t) G_t`, and
+    :math:`\bar v_{t-1} = \partial L/\partial u_t\,(\mathrm{act}_t\,\alpha + 1 - \mathrm{act}_t)`.
+    """
+
+    @staticmethod
+    def forward(ctx, drive, v0, decay, v_th, v_reset, ref0, c, surrogate, width):  # noqa: D401
+        c = c._replace(decay=decay, v_th=v_th, v_reset=v_reset)
+        xs: list[Tensor] = []
+
+        def heaviside(x: Tensor) -> Tensor:  # the surrogate's forward, recording its argument
+            xs.append(x)
+            return (x > 0).to(x.dtype)
+
+        state = LIFState(v0, torch.zeros_like(v0), ref0)
+        zs, vs, refs = [], [], []
+        for d in drive.unbind(0):
+            z, state = lif_update((d, None), state, c, heaviside)
+            zs.append(z)
+            vs.append(state.v)
+            refs.append(state.refractory)
+        spikes, v = torch.stack(zs), torch.stack(vs)
+        active = None
+        if c.ref_steps is not None:
+            previous = torch.cat([ref0[None], torch.stack(refs[:-1])]) if len(refs) > 1 else ref0[None]
+            active = refractory_tick(previous)[1]
+        ctx.save_for_backward(torch.stack(xs), spikes, v, v0, decay, v_th, v_reset, active)
+        ctx.surrogate, ctx.width = surrogate, width
+        ctx.set_materialize_grads(False)
+        ctx.mark_non_differentiable(state.refractory)
+        return spikes, v, state.refractory
+
+    @staticmethod
+    def backward(ctx, g_spikes, g_v, _):
+        x, z, v, v0, decay, v_th, v_reset, active = ctx.saved_tensors
+        gate = surrogate_grad(ctx.surrogate, x, ctx.width)
+        act = None if active is None else active.to(x.dtype)
+        if act is not None:
+            gate.mul_(act)
+        gap = torch.sub(v_reset, x).sub_(v_th)  # v_reset - u
+        p = torch.addcmul(1.0 - z, gap, gate)
+        q = torch.zeros_like(x) if g_spikes is None else g_spikes * gate
+        g_drive = torch.empty_like(x)  # dL/d(drive) = dL/du where integrating
+        g_vs = torch.empty_like(x) if any(ctx.needs_input_grad[2:5]) else None
+        carry = torch.zeros_like(v0)  # dL/dv_t through step t + 1
+        for t in range(x.shape[0] - 1, -1, -1):
+            g_vt = carry if g_v is None else carry + g_v[t]
+            if g_vs is not None:
+                g_vs[t] = g_vt
+            g_u = torch.addcmul(q[t], g_vt, p[t], out=g_drive[t] if act is None else None)
+            if act is None:
+                carry = g_u * decay
+            else:
+                torch.mul(g_u, act[t], out=g_drive[t])
+                carry = torch.addcmul(g_u - g_drive[t], g_drive[t], decay)
+        g_decay = g_th = g_reset = None
+        if g_vs is not None:
+            g_decay = (g_drive * torch.cat([v0[None], v[:-1]])).sum_to_size(decay.shape)
+            g_x = torch.addcmul(q, g_vs, gap.mul_(gate))
+            g_th = -g_x.sum_to_size(v_th.shape)
+            g_reset = (g_vs * z).sum_to_size(v_reset.shape)
+        return g_drive, carry, g_decay, g_th, g_reset, None, None, None, None
 
 
 class LIF(NeuronLayer):
@@ -195,5 +288,20 @@ class LIF(NeuronLayer):
         zeros = torch.zeros_like(v)
         return LIFState(v, zeros, zeros.clone())
 
-    def _update(self, current: Tensor, state: LIFState, c: LIFCoefficients) -> tuple[Tensor, LIFState]:
-        return lif_update(current, state, c, self._spike)
+    def _drive(self, current: Tensor, c: LIFCoefficients) -> list:
+        drive_v, drive_syn = lif_drive(current, c)
+        if drive_syn is None:
+            return [(d, None) for d in drive_v.unbind(0)]
+        return list(zip(drive_v.unbind(0), drive_syn.unbind(0)))
+
+    def _update(self, drive, state: LIFState, c: LIFCoefficients) -> tuple[Tensor, LIFState]:
+        return lif_update(drive, state, c, self._spike)
+
+    def _scan(self, current: Tensor, state: LIFState, c: LIFCoefficients, record: bool):
+        if c.decay_syn is not None:
+            return super()._scan(current, state, c, record)
+        drive = lif_drive(current, c)[0]
+        spikes, v, ref = _LIFScan.apply(
+            drive, state.v, c.decay, c.v_th, c.v_reset, state.refractory, c, self.surrogate, self.width
+        )
+        return spikes, ({"v": v} if record else None), LIFState(v[-1], state.I_syn, ref)

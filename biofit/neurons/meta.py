@@ -31,8 +31,9 @@ straight-through estimator). Its pseudo-derivative in :math:`x`,
 :math:`\\ell = \\ln(dt / \\tau_{esc}) + x / \\Delta_u`, is a bump of width ~ :math:`\\Delta_u`: the
 noise sets the surrogate's width, and ``delta_u`` and ``tau_esc`` receive gradients too.
 
-Randomness: one uniform per neuron, batch element and step, drawn on the CPU from the layer's
-`torch.Generator` (``seed=``), then moved to the input's device, so equal seeds give equal bits on
+Randomness: one uniform per neuron, batch element and step (the whole [T, B, N] block drawn at the
+start of a call), drawn on the CPU from the layer's `torch.Generator` (``seed=``), then moved to the
+input's device, so equal seeds give equal bits on
 every device. The generator advances with every stochastic call (successive calls draw fresh noise).
 
 Mode: ``stochastic=None`` (default) samples in training mode and thresholds in eval mode, like
@@ -61,9 +62,17 @@ import torch
 from torch import Tensor
 
 from biofit.models.meta import META
-from biofit.neurons.lif import LIFCoefficients, LIFParameters, LIFState, SpikeFn, lif_coefficients, lif_update, reset
+from biofit.neurons.lif import (
+    LIFCoefficients,
+    LIFParameters,
+    LIFState,
+    SpikeFn,
+    lif_coefficients,
+    lif_drive,
+    lif_update,
+    reset,
+)
 from biofit.neurons.params import NeuronLayer
-from biofit.neurons.surrogate import get_surrogate
 
 # exp(30) dt/tau_esc >> 1 for any dt/tau_esc allowed: p = 1 there; clamping avoids inf * 0 = NaN
 _MAX_LOG_HAZARD = 30.0
@@ -103,15 +112,18 @@ def escape_spike(x: Tensor, noise: Tensor, log_rate: Tensor, delta_u: Tensor) ->
     return (noise < p).to(x.dtype) + (p - p.detach())
 
 
-def meta_update(current: Tensor, s: MetaState, c: MetaCoefficients, spike: SpikeFn) -> tuple[Tensor, MetaState]:
-    """One step for held input `current` [B, N] (A): ``(spikes, new state)``.
+def meta_update(
+    drive: tuple[Tensor, Tensor], s: MetaState, c: MetaCoefficients, spike: SpikeFn
+) -> tuple[Tensor, MetaState]:
+    """One step: ``(spikes, new state)``, each [B, N].
 
-    `spike` maps the distance to the effective threshold (V) to 0/1 spikes (`escape_spike` with the
-    step's noise, or a surrogate spike function).
+    `drive` is the step's input terms (`biofit.neurons.lif.lif_drive` of the held current); `spike`
+    maps the distance to the effective threshold (V) to 0/1 spikes (`escape_spike` with the step's
+    noise, or a surrogate spike function).
     """
     q = s.q * c.decay_ref
     threshold = c.lif.v_th + c.theta_ref * q
-    z, lif = lif_update(current, LIFState(s.v, s.I_syn, s.refractory), c.lif._replace(v_th=threshold), spike)
+    z, lif = lif_update(drive, LIFState(s.v, s.I_syn, s.refractory), c.lif._replace(v_th=threshold), spike)
     return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z, torch.ones_like(q)))
 
 
@@ -150,14 +162,11 @@ class MetaNeuron(NeuronLayer):
         **params: object,
     ) -> None:
         super().__init__(META, n_neurons, dt, params, learn, per_neuron)
-        if not width > 0:
-            raise ValueError(f"surrogate width must be > 0 V, got {width!r}")
+        self._use_surrogate(surrogate, width)
         if stochastic not in (None, True, False):
             raise TypeError(f"stochastic must be None, True or False, got {stochastic!r}")
         self.stochastic = stochastic
         self.generator = _generator(seed)
-        self.surrogate, self.width = surrogate, float(width)
-        self._spike = functools.partial(get_surrogate(surrogate), width=self.width)
 
     @property
     def sampling(self) -> bool:
@@ -180,12 +189,20 @@ class MetaNeuron(NeuronLayer):
         zeros = torch.zeros_like(v)
         return MetaState(v, zeros, zeros.clone(), zeros.clone())
 
-    def _update(self, current: Tensor, state: MetaState, c: MetaCoefficients) -> tuple[Tensor, MetaState]:
+    def _drive(self, current: Tensor, c: MetaCoefficients) -> list:
+        """Per step: the LIF input terms and, when sampling, the step's uniforms (all drawn at once)."""
+        drive_v, drive_syn = lif_drive(current, c.lif)
         if c.generator is None:
-            return meta_update(current, state, c, self._spike)
+            return list(zip(drive_v.unbind(0), drive_syn.unbind(0), [None] * len(current)))
         noise = torch.rand(current.shape, generator=c.generator, dtype=current.dtype).to(current.device)
+        return list(zip(drive_v.unbind(0), drive_syn.unbind(0), noise.unbind(0)))
+
+    def _update(self, drive, state: MetaState, c: MetaCoefficients) -> tuple[Tensor, MetaState]:
+        drive_v, drive_syn, noise = drive
+        if noise is None:
+            return meta_update((drive_v, drive_syn), state, c, self._spike)
         spike = functools.partial(escape_spike, noise=noise, log_rate=c.log_rate, delta_u=c.delta_u)
-        return meta_update(current, state, c, spike)
+        return meta_update((drive_v, drive_syn), state, c, spike)
 
 
 def _generator(seed: int | torch.Generator | None) -> torch.Generator:

@@ -180,9 +180,11 @@ class IntrinsicParameters(nn.Module):
 class NeuronLayer(nn.Module):
     """Base of the spiking layers: intrinsic parameters, time step, and the loop over time.
 
-    A subclass supplies three pure pieces: ``_coefficients(params, dt)`` (the per-layer constants
-    of its discrete-time update, computed once per call), ``_update(current_t, state, coeffs)``
-    (one step, returning ``(spikes, state)``) and ``_initial_state(batch_size, params)``. The layer
+    A subclass supplies pure pieces (and may replace the loop, ``_scan``, by a fused equivalent): ``_coefficients(params, dt)`` (the per-layer constants of its
+    discrete-time update, computed once per call), ``_update(drive_t, state, coeffs)`` (one step,
+    returning ``(spikes, state)``), ``_initial_state(batch_size, params)`` and optionally
+    ``_drive(current, coeffs)`` (the per-step inputs of ``_update``, computed for all steps at once;
+    by default the current itself). The layer
     stores no state between calls: pass ``state`` to continue a simulation.
 
     Shapes: current ``float[T, B, N]`` (ampere) -> spikes ``float[T, B, N]`` (0/1, the input's
@@ -248,9 +250,13 @@ class NeuronLayer(nn.Module):
             state = self._initial_state(current.shape[1], params)
         else:
             self._check_state(state, current.shape[1])
+        return self._scan(current, state, coeffs, record)
+
+    def _scan(self, current: Tensor, state, coeffs, record: bool):
+        """The loop over time: ``(spikes[T, B, N], traces or None, final state)``."""
         spikes, states = [], []
-        for current_t in current.unbind(0):
-            z, state = self._update(current_t, state, coeffs)
+        for drive_t in self._drive(current, coeffs):
+            z, state = self._update(drive_t, state, coeffs)
             spikes.append(z)
             if record:
                 states.append(state)
@@ -260,6 +266,9 @@ class NeuronLayer(nn.Module):
                 name: torch.stack([getattr(s, name) for s in states]) for name in self.model.state
             }
         return torch.stack(spikes), traces, state
+
+    def _drive(self, current: Tensor, coeffs) -> list:
+        return list(current.unbind(0))
 
     def _check_state(self, state, batch_size: int) -> None:
         expected = type(self._initial_state(1, self.params()))

@@ -54,8 +54,11 @@ def _normal_cdf(x: Tensor, mu: float, sigma: float) -> Tensor:
 
 # Each surrogate: (derivative g, smooth step s with s' = g). `s` documents the form and is what the
 # tests differentiate with autograd to check `g`.
+# The derivatives allocate one tensor and work in place on it: the layers evaluate them on whole
+# [T, B, N] sequences, where every extra temporary costs a pass over memory.
 def _fast_sigmoid_grad(x: Tensor, w: float) -> Tensor:
-    return 1.0 / (2.0 * w * (1.0 + x.abs() / w) ** 2)
+    t = x.abs().div_(w).add_(1.0)
+    return t.mul_(t).mul_(2.0 * w).reciprocal_()
 
 
 def _fast_sigmoid_smooth(x: Tensor, w: float) -> Tensor:
@@ -63,7 +66,8 @@ def _fast_sigmoid_smooth(x: Tensor, w: float) -> Tensor:
 
 
 def _atan_grad(x: Tensor, w: float) -> Tensor:
-    return 1.0 / (2.0 * w * (1.0 + (math.pi * x / (2.0 * w)) ** 2))
+    t = x * (math.pi / (2.0 * w))
+    return t.mul_(t).add_(1.0).mul_(2.0 * w).reciprocal_()
 
 
 def _atan_smooth(x: Tensor, w: float) -> Tensor:
@@ -71,7 +75,7 @@ def _atan_smooth(x: Tensor, w: float) -> Tensor:
 
 
 def _triangle_grad(x: Tensor, w: float) -> Tensor:
-    return torch.clamp(1.0 - x.abs() / w, min=0.0) / w
+    return x.abs().div_(-w).add_(1.0).clamp_(min=0.0).div_(w)
 
 
 def _triangle_smooth(x: Tensor, w: float) -> Tensor:
@@ -139,6 +143,12 @@ def get_surrogate(name: str) -> Callable[[Tensor, float], Tensor]:
     if name not in SURROGATES:
         raise ValueError(f"unknown surrogate {name!r}; known: {', '.join(SURROGATES)}")
     return SURROGATES[name].apply
+
+
+def surrogate_grad(name: str, x: Tensor, width: float) -> Tensor:
+    """The closed-form pseudo-derivative :math:`g(x; w)` of surrogate `name` (what backward uses)."""
+    get_surrogate(name)
+    return _FORMS[name][0](x, width)
 
 
 def surrogate_smooth(name: str, x: Tensor, width: float) -> Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 from brian2 import Function, amp, check_units, second
+from brian2.utils.caching import CacheKey
 
 NAME = "I_drive"
 
@@ -33,8 +34,12 @@ def _row(t, dt: float, n_rows: int) -> np.ndarray:
     return np.minimum((np.asarray(t) / dt + 0.5).astype(np.int64), n_rows - 1)
 
 
-class SampledCurrent(Function):
+class SampledCurrent(Function, CacheKey):
     """``I_drive(t, i)`` returning ``values[k, i]`` amperes for ``k = round(t/dt)`` (see module doc).
+
+    For Brian2's in-memory caches (state-updater derivation, code generation) two instances with
+    the same ``dt`` are the same function whatever their values, as for `brian2.TimedArray`: the
+    symbolic ``method="exact"`` solution (seconds of SymPy per model) is derived once per process.
 
     Parameters
     ----------
@@ -43,6 +48,8 @@ class SampledCurrent(Function):
     dt : float
         Sampling step [s]; must equal the simulation step.
     """
+
+    _cache_irrelevant_attributes = {"pyfunc", "implementations"}
 
     def __init__(self, values: np.ndarray, dt: float):
         values = np.ascontiguousarray(values, dtype=np.float64)
