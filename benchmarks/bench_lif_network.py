@@ -4,7 +4,8 @@ Compares biofit's `LIF` layer with snnTorch (`snntorch.Leaky`) and Norse (`LIFBo
 `LIFCell`, which adds a synaptic current) in the same run, with the same sizes and the same
 structure for every framework: a `Linear` applied to the whole [T, B, in] sequence, then the
 neuron loop over time, twice; loss = cross-entropy of the output spike counts. All neurons have a
-membrane decay of exp(-0.1) per step (tau = 10 ms at dt = 1 ms) and no refractory period.
+membrane decay of exp(-0.1) per step (tau = 10 ms at dt = 1 ms) and no refractory period. A last
+row times the same network with the neurons removed: the cost every framework shares.
 
 Timing: each framework runs in its own subprocess (fresh allocator, separate memory high-water
 mark); `--rounds` rounds interleave the frameworks to spread machine noise; each process times
@@ -37,13 +38,14 @@ from pathlib import Path
 T, B, N_IN, N_HID, N_OUT = 100, 128, 784, 100, 10
 DT, TAU = 1e-3, 10e-3
 BETA = math.exp(-DT / TAU)
-FRAMEWORKS = ("biofit", "biofit_learn", "snntorch", "norse_box", "norse_lif")
+FRAMEWORKS = ("biofit", "biofit_learn", "snntorch", "norse_box", "norse_lif", "linear_only")
 LABELS = {
     "biofit": "biofit LIF",
     "biofit_learn": "biofit LIF, learn=(tau_mem, v_th)",
     "snntorch": "snnTorch Leaky",
     "norse_box": "Norse LIFBoxCell",
     "norse_lif": "Norse LIFCell (with synapse)",
+    "linear_only": "(floor: the two Linear layers, no neurons)",
 }
 
 
@@ -68,6 +70,8 @@ def _neuron_loop(framework: str, n: int):
         p = layer.intrinsic()
         scale = float((p["v_th"] - p["v_rest"]).mean() / (p["R"].mean() * (1.0 - BETA)))
         return layer, lambda cur: layer(cur * scale)
+    if framework == "linear_only":
+        return torch.nn.Identity(), lambda cur: cur
     if framework == "snntorch":
         import snntorch as snn
 

@@ -77,9 +77,11 @@ def test_pipeline_with_logistic_regression_separates_poisson_from_bursty_at_equa
     """Both classes fire at 20 Hz per 1 ms bin; only the temporal structure (LZC) differs."""
     rng = np.random.default_rng(7)
     n, n_ch, n_bins, p = 40, 3, 1000, 1 - np.exp(-0.02)
-    poisson = poisson_spike_trains(20.0, 1.0, 1e-3, n_trains=n * n_ch, seed=rng).reshape(n, n_ch, -1)
+    poisson = poisson_spike_trains(20.0, 1.0, 1e-3, n_trains=n * n_ch, seed=rng)
+    poisson = poisson.reshape(n, n_ch, n_bins)
     p10 = 0.3  # bursts of mean length 1/p10 bins, same stationary rate p
-    bursty = np.array([[markov_source(p10 * p / (1 - p), p10, n_bins, seed=rng) for _ in range(n_ch)]
+    p01 = p10 * p / (1 - p)
+    bursty = np.array([[markov_source(p01, p10, n_bins, seed=rng) for _ in range(n_ch)]
                        for _ in range(n)])
     X, y = np.concatenate([poisson, bursty]), np.repeat([0, 1], n)
     model = make_pipeline(LZCEncoder(rates=False), StandardScaler(), LogisticRegression())
@@ -137,8 +139,10 @@ def test_sklearn_check_estimator_passes_entirely_on_binary_data():
 @pytest.mark.parametrize(
     "X, match",
     [
-        (np.full((2, 3, 10), 0.5), r"60 value\(s\) other than 0 and 1 \(first at index \(0, 0, 0\): 0.5\)"),
-        (np.array([[[0.0, np.nan, 1.0]]]), r"1 NaN or infinite value\(s\) \(first at index \(0, 0, 1\)"),
+        (np.full((2, 3, 10), 0.5),
+         r"60 value\(s\) other than 0 and 1 \(first at index \(0, 0, 0\): 0.5\)"),
+        (np.array([[[0.0, np.nan, 1.0]]]),
+         r"1 NaN or infinite value\(s\) \(first at index \(0, 0, 1\)"),
         (np.zeros(5), r"shape \(5,\); expected .* Reshape your data"),
         (np.zeros((1, 2, 3, 4)), r"shape \(1, 2, 3, 4\)"),
         (np.zeros((0, 3, 4)), r"0 sample\(s\)"),

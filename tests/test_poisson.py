@@ -13,9 +13,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from biofit.encoding.poisson import (
+    _dead_time_filter,
     poisson_spike_counts,
     poisson_spike_tensor,
     poisson_spike_times,
@@ -145,6 +148,54 @@ def test_dead_time_event_times_have_cv_one_minus_rate_tau(rate_hz, refractory):
     n0 = np.array([t.size for t in early])
     p0 = rate_hz * refractory  # at most one event fits in [0, tau): Bernoulli(r tau)
     _assert_within(n0.mean(), p0, math.sqrt(p0 * (1 - p0) / n0.size), "count in [0, tau)")
+
+
+@pytest.mark.parametrize("refractory", [0.0, 2e-3])
+def test_event_times_match_elephant_isi_and_first_spike_distributions(refractory):
+    """Peer: Elephant's StationaryPoissonProcess (rate = output rate, equilibrium start)."""
+    elephant = pytest.importorskip("elephant.spike_train_generation")
+    pq = pytest.importorskip("quantities")
+    rate, duration, n = 300.0, 2.0, 200
+    dead = refractory * pq.s if refractory else None
+    proc = elephant.StationaryPoissonProcess(rate=rate * pq.Hz, t_stop=duration * pq.s,
+                                             refractory_period=dead)
+    np.random.seed(26)  # Elephant draws from numpy's global state
+    theirs = proc.generate_n_spiketrains(n, as_array=True)
+    ours = poisson_spike_times(rate, duration, n, refractory_s=refractory, seed=26)
+    isi = [np.concatenate([np.diff(t) for t in trains]) for trains in (ours, theirs)]
+    assert isi[0].min() >= refractory
+    assert stats.ks_2samp(*isi).pvalue > 1e-3
+    first = [np.array([t[0] for t in trains]) for trains in (ours, theirs)]
+    assert stats.ks_2samp(*first).pvalue > 1e-3
+
+
+def _greedy_reference(rows, pos, n_trains, sep, start):
+    """Dead time written out: walk each train's events in order, keep those >= sep after the last."""
+    kept = np.zeros(rows.size, dtype=bool)
+    for train in range(n_trains):
+        last = start[train] - sep
+        for i in np.flatnonzero(rows == train):
+            if pos[i] >= last + sep:
+                kept[i], last = True, pos[i]
+    return kept
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_trains=st.integers(1, 6), n_events=st.integers(0, 80), span=st.integers(1, 50),
+       sep=st.floats(0.0, 10.0), integer=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_dead_time_filter_equals_sequential_reference(n_trains, n_events, span, sep, integer, seed):
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.integers(0, n_trains, n_events))
+    pos = rng.random(n_events) * span
+    if integer:  # the binned path: integer bins, duplicates, integer separation
+        pos, sep = np.floor(pos), float(round(sep))
+    order = np.lexsort((pos, rows))
+    rows, pos = rows[order], pos[order]
+    start = rng.random(n_trains) * sep
+    kept = _greedy_reference(rows, pos, n_trains, sep, start)
+    got_rows, got_pos = _dead_time_filter(rows, pos, n_trains, sep, start, float(span))
+    np.testing.assert_array_equal(got_rows, rows[kept])
+    np.testing.assert_array_equal(got_pos, pos[kept])
 
 
 def _chi2_within_bound(observed, expected, variance, what):

@@ -193,6 +193,13 @@ def test_learnable_parameters_stay_in_bounds_after_huge_learning_rate_steps():
     assert torch.isfinite(layer(x)).all()
 
 
+def test_shared_parameters_give_the_per_neuron_dynamics_with_scalar_values():
+    x = torch.rand(100, 2, 3, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    shared = Polara(3, per_neuron=False, learn=("theta0", "refr_d1"), theta0=0.8)
+    assert shared.intrinsic()["theta0"].shape == ()
+    torch.testing.assert_close(shared(x), Polara(3, theta0=[0.8, 0.8, 0.8])(x))
+
+
 def test_state_continues_a_run():
     x = torch.rand(80, 2, 3, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     layer = Polara(3)

@@ -36,6 +36,26 @@ def test_lif_subthreshold_voltage_equals_closed_form_per_neuron():
     assert all(s.size == 0 for s in trace.spike_times)
 
 
+def test_initial_state_override_follows_closed_form_relaxation():
+    v0 = np.array([-0.06, -0.08])
+    trace = simulate("lif", None, np.zeros(500), DT, initial={"v": v0})
+    t = np.arange(500)[:, None] * DT
+    expected = LIF["v_rest"] + (v0 - LIF["v_rest"]) * np.exp(-t / LIF["tau_mem"])
+    np.testing.assert_allclose(trace.v, expected, rtol=0, atol=1e-12)
+
+
+def test_numpy_target_reproduces_cython_target():
+    current = np.random.default_rng(1).normal(0.3e-9, 0.1e-9, (400, 2))
+    compiled = simulate("alif", None, current, DT)
+    interpreted = simulate("alif", None, current, DT, target="numpy")
+    assert (compiled.target, interpreted.target) == ("cython", "numpy")
+    np.testing.assert_allclose(interpreted.v, compiled.v, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(interpreted["a"], compiled["a"], rtol=0, atol=1e-12)
+    for a, b in zip(compiled.spike_times, interpreted.spike_times):
+        np.testing.assert_array_equal(a, b)
+    assert sum(s.size for s in compiled.spike_times) > 0
+
+
 def test_lif_first_spike_step_equals_closed_form_threshold_crossing():
     current = 0.35e-9
     trace = simulate("lif", None, np.full(300, current), DT)

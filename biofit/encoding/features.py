@@ -1,19 +1,15 @@
 r"""LZCEncoder: Lempel-Ziv complexity features of spike rasters as a scikit-learn transformer.
 
 Input ``X: 0/1 [n_samples, n_channels, n_bins]`` (bool, int or float holding only 0 and 1), or
-``[n_samples, n_bins]`` read as one channel. Output ``float64[n_samples, n_features]``, columns in
-this order (names from :meth:`LZCEncoder.get_feature_names_out`, ``v`` = the variant):
+``[n_samples, n_bins]`` read as one channel. Output ``float64[n_samples, n_features]``, columns
+in this order (``v`` = the variant; names as given by :meth:`LZCEncoder.get_feature_names_out`):
 
-=====================  ============================================================  ==========
-block (hyper-param)    value for sample ``s``                                        name
-=====================  ============================================================  ==========
-``per_channel``        ``lempel_ziv_complexity(X[s, c], v, normalize)``, each c       ``v_ch{c}``
-``population``         ``population_lzc(X[s], v, normalize)``: the raster read        ``v_population``
-                       time-major (all channels at bin 0, then bin 1, ...)
-``rates``              ``X[s, c].mean()``: spikes per bin (multiply by 1/dt for Hz)   ``rate_ch{c}``
-``bin_widths``         LZC of ``X[s, c]`` OR-pooled in bins of ``w`` samples           ``v_w{w}_ch{c}``
-                       (:func:`biofit.encoding.lzc.multiscale_lzc`), each w, each c
-=====================  ============================================================  ==========
+* ``per_channel``: ``v_ch{c}`` = ``lempel_ziv_complexity(X[s, c], v, normalize)``, each channel;
+* ``population``: ``v_population`` = ``population_lzc(X[s], v, normalize)``, the raster read
+  time-major (all channels at bin 0, then all at bin 1, ...);
+* ``rates``: ``rate_ch{c}`` = ``X[s, c].mean()``, spikes per bin (divide by dt for Hz);
+* ``bin_widths``: ``v_w{w}_ch{c}`` = the LZC of ``X[s, c]`` OR-pooled in bins of ``w`` samples
+  (:func:`biofit.encoding.lzc.multiscale_lzc`), for each ``w``, then each channel.
 
 Normalization (``normalize=True``): :math:`c \log_2 n / n` with ``n`` the length of the sequence
 the complexity was computed on (``n_bins``, ``n_channels * n_bins``, ``n_bins // w``); see
@@ -190,7 +186,8 @@ class LZCEncoder(TransformerMixin, BaseEstimator):
         rows = arr.reshape(n_samples * n_channels, n_bins)
         blocks = []
         if self.per_channel:
-            blocks.append(lzc_batch(rows, self.variant, bool(self.normalize)).reshape(n_samples, -1))
+            per_row = lzc_batch(rows, self.variant, bool(self.normalize))
+            blocks.append(per_row.reshape(n_samples, n_channels))
         if self.population:
             time_major = np.ascontiguousarray(arr.transpose(0, 2, 1)).reshape(n_samples, -1)
             blocks.append(lzc_batch(time_major, self.variant, bool(self.normalize))[:, None])

@@ -54,9 +54,12 @@ Example
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 _REL_TOL = 1e-9  # duration/dt and refractory/dt within this relative tolerance count as integers
 
@@ -74,7 +77,8 @@ def _check_rates(rate_hz) -> np.ndarray:
     try:
         rate = np.asarray(rate_hz, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"rate_hz must be a number or an array of numbers, got {rate_hz!r}") from err
+        raise TypeError(f"rate_hz must be a number or an array of numbers, got {rate_hz!r}") \
+            from err
     for mask, what in ((~np.isfinite(rate), "NaN or infinite"), (rate < 0, "negative")):
         if mask.any():
             first = rate[mask].flat[0]
@@ -87,6 +91,13 @@ def _positive(value, name: str) -> float:
     value = float(value)
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def _refractory(value) -> float:
+    value = float(value)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"refractory_s must be a finite number >= 0, got {value}")
     return value
 
 
@@ -108,38 +119,56 @@ def _rate_grid(rate: np.ndarray, n_trains, n_bins: int) -> tuple[np.ndarray, int
     n_trains = rows if n_trains is None else int(n_trains)
     if n_trains < 1 or rows not in (1, n_trains):
         raise ValueError(f"n_trains={n_trains} does not match rate_hz with {rows} rows "
-                         f"(shape {rate.shape}); it must be >= 1 and equal to the rows of a 2-D rate")
+                         f"(shape {rate.shape}); it must be >= 1 and equal to the rows of a "
+                         "2-D rate")
     return grid, n_trains
 
 
-def _poisson_events(rng, rate, n_trains: int, n_bins: int, width_s: float, ordered: bool):
-    """Events of independent Poisson processes on ``[0, n_bins)`` (bin units), by thinning.
-
-    ``rate``: float64[1 | n_trains, 1 | n_bins] (Hz, constant within a bin of ``width_s``).
-    Returns ``rows: int64[m]`` (train of each event, non-decreasing) and ``pos: float64[m]``,
-    increasing within each train if ``ordered``: the order statistics of ``n`` uniforms drawn as
-    the normalized partial sums of ``n + 1`` exponentials (Renyi 1953, Acta Math. Hung. 4, 191).
-    """
+def _counts_per_train(rng, rate, n_trains: int, n_bins: int, width_s: float):
+    """Event counts ``N_i ~ Poisson(r_max,i * T)`` of the dominating homogeneous processes."""
     rate_max = np.broadcast_to(rate.max(axis=1), (n_trains,))
     counts = rng.poisson(rate_max * n_bins * width_s)
-    rows = np.repeat(np.arange(n_trains, dtype=np.int64), counts)
-    if ordered:
-        sums = np.cumsum(rng.standard_exponential((n_trains, counts.max(initial=0) + 1)), axis=1)
-        scaled = sums * (n_bins / sums[np.arange(n_trains), counts])[:, None]
-        pos = scaled[np.arange(sums.shape[1]) < counts[:, None]]
-    else:
-        pos = rng.random(rows.size) * n_bins
-    if rate.shape[1] > 1:
-        bins = np.minimum(pos.astype(np.int64), n_bins - 1)
-        accept = rng.random(rows.size) * rate_max[rows] < rate[rows if rate.shape[0] > 1 else 0, bins]
-        rows, pos = rows[accept], pos[accept]
-    return rows, pos
+    return rate_max, counts, np.repeat(np.arange(n_trains, dtype=np.int64), counts)
+
+
+def _thin(rng, rate, rate_max, rows, bins, *events):
+    """Keep each event with probability ``rate[row, bin] / rate_max[row]`` (Lewis-Shedler)."""
+    rate_at = rate[rows if rate.shape[0] > 1 else 0, bins]
+    accept = rng.random(rows.size) * rate_max[rows] < rate_at
+    return (rows[accept], *(e[accept] for e in events))
+
+
+def _event_bins(rng, rate, n_trains: int, n_bins: int, width_s: float):
+    """Bins of the events of independent Poisson processes, unordered.
+
+    ``rate``: float64[1 | n_trains, 1 | n_bins] (Hz, constant within a bin of ``width_s``).
+    Returns ``rows: int64[m]`` (train of each event) and ``bins: int64[m]`` in ``[0, n_bins)``.
+    """
+    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width_s)
+    bins = rng.integers(0, n_bins, rows.size)
+    return (rows, bins) if rate.shape[1] == 1 else _thin(rng, rate, rate_max, rows, bins, bins)
+
+
+def _event_positions(rng, rate, n_trains: int, n_bins: int, width_s: float):
+    """Events of independent Poisson processes as positions in ``[0, n_bins)`` (bin units).
+
+    Returns ``rows: int64[m]`` (non-decreasing) and ``pos: float64[m]``, increasing within each
+    train: the order statistics of ``N`` uniforms, drawn as the normalized partial sums of
+    ``N + 1`` exponentials (Renyi 1953, Acta Math. Acad. Sci. Hung. 4, 191), then thinned.
+    """
+    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width_s)
+    sums = np.cumsum(rng.standard_exponential((n_trains, counts.max(initial=0) + 1)), axis=1)
+    scaled = sums * (n_bins / sums[np.arange(n_trains), counts])[:, None]
+    pos = scaled[np.arange(sums.shape[1]) < counts[:, None]]
+    if rate.shape[1] == 1:
+        return rows, pos
+    return _thin(rng, rate, rate_max, rows, np.minimum(pos.astype(np.int64), n_bins - 1), pos)
 
 
 def _dead_time_filter(rows, pos, n_trains: int, sep: float, start: np.ndarray, span: float):
     """Greedy dead time: keep an event iff it lies >= ``sep`` after the last kept one of its train.
 
-    ``rows, pos``: events as returned by ``_poisson_events(..., ordered=True)``, ``pos`` in
+    ``rows, pos``: events as returned by ``_event_positions``, ``pos`` in
     ``[0, span)``. ``start: float[n_trains]`` is each train's first allowed position (its initial
     dead time). Returns the kept ``(rows, pos)`` in the same order.
     """
@@ -166,10 +195,11 @@ def _discrete_dead_time(rng, rate, n_trains, n_bins, dt_s, refractory_s) -> np.n
     bad = q * (k + 1) >= 1
     if bad.any():
         raise ValueError(f"rate_hz={rate[bad].flat[0]} Hz is impossible with refractory_s="
-                         f"{refractory_s} at dt_s={dt_s}: a spike is followed by k={k} silent bins, "
+                         f"{refractory_s} at dt_s={dt_s}: a spike is followed by k={k} silent "
+                         "bins, "
                          f"so the rate must be < 1/((k+1)*dt_s) = {1 / ((k + 1) * dt_s):.6g} Hz")
     hazard = -np.log1p(-q / (1 - k * q)) / dt_s  # Poisson rate with P(>=1 event in a bin) = h
-    rows, pos = _poisson_events(rng, hazard, n_trains, n_bins, dt_s, ordered=True)
+    rows, pos = _event_positions(rng, hazard, n_trains, n_bins, dt_s)
     q0 = np.broadcast_to(q[:, 0], (n_trains,))
     u = rng.random(n_trains)
     start = np.where(u < k * q0, np.floor(u / np.where(q0 > 0, q0, 1.0)) + 1, 0.0)
@@ -193,16 +223,14 @@ def poisson_spike_trains(rate_hz, duration_s: float, dt_s: float, n_trains: int 
     """
     n_bins = _n_bins(duration_s, dt_s)
     rate, n_trains = _rate_grid(_check_rates(rate_hz), n_trains, n_bins)
-    refractory_s = float(refractory_s)
-    if not (math.isfinite(refractory_s) and refractory_s >= 0):
-        raise ValueError(f"refractory_s must be a finite number >= 0, got {refractory_s}")
+    refractory_s = _refractory(refractory_s)
     rng = np.random.default_rng(seed)
     raster = np.zeros(n_trains * n_bins, dtype=bool)
     if refractory_s > 0:
         raster[_discrete_dead_time(rng, rate, n_trains, n_bins, dt_s, refractory_s)] = True
     else:
-        rows, pos = _poisson_events(rng, rate, n_trains, n_bins, dt_s, ordered=False)
-        raster[rows * n_bins + np.minimum(pos.astype(np.int64), n_bins - 1)] = True
+        rows, bins = _event_bins(rng, rate, n_trains, n_bins, dt_s)
+        raster[rows * n_bins + bins] = True
     return raster.reshape(n_trains, n_bins)
 
 
@@ -218,9 +246,8 @@ def poisson_spike_counts(rate_hz, duration_s: float, dt_s: float, n_trains: int 
     """
     n_bins = _n_bins(duration_s, dt_s)
     rate, n_trains = _rate_grid(_check_rates(rate_hz), n_trains, n_bins)
-    rows, pos = _poisson_events(np.random.default_rng(seed), rate, n_trains, n_bins, dt_s, False)
-    flat = rows * n_bins + np.minimum(pos.astype(np.int64), n_bins - 1)
-    return np.bincount(flat, minlength=n_trains * n_bins).reshape(n_trains, n_bins)
+    rows, bins = _event_bins(np.random.default_rng(seed), rate, n_trains, n_bins, dt_s)
+    return np.bincount(rows * n_bins + bins, minlength=n_trains * n_bins).reshape(n_trains, n_bins)
 
 
 def poisson_spike_times(rate_hz, duration_s: float, n_trains: int | None = None,
@@ -245,14 +272,13 @@ def poisson_spike_times(rate_hz, duration_s: float, n_trains: int | None = None,
     else:
         n_bins, width = _n_bins(duration_s, dt_s), float(dt_s)
     rate, n_trains = _rate_grid(rate, n_trains, n_bins)
-    tau = float(refractory_s)
-    if not (math.isfinite(tau) and tau >= 0):
-        raise ValueError(f"refractory_s must be a finite number >= 0, got {refractory_s}")
+    tau = _refractory(refractory_s)
     if np.any(rate * tau >= 1):
         raise ValueError(f"rate_hz={rate[rate * tau >= 1].flat[0]} Hz is impossible with "
-                         f"refractory_s={tau}: the rate must be < 1/refractory_s = {1 / tau:.6g} Hz")
+                         f"refractory_s={tau}: the rate must be < 1/refractory_s = "
+                         f"{1 / tau:.6g} Hz")
     rng = np.random.default_rng(seed)
-    rows, pos = _poisson_events(rng, rate / (1 - rate * tau), n_trains, n_bins, width, ordered=True)
+    rows, pos = _event_positions(rng, rate / (1 - rate * tau), n_trains, n_bins, width)
     if tau > 0:
         r0 = np.broadcast_to(rate[:, 0], (n_trains,))
         u = rng.random(n_trains)
@@ -263,6 +289,8 @@ def poisson_spike_times(rate_hz, duration_s: float, n_trains: int | None = None,
 
 
 def _generator(device: torch.device, generator, seed):
+    import torch
+
     if generator is not None and seed is not None:
         raise ValueError("pass either generator or seed, not both")
     if generator is None:
@@ -280,9 +308,12 @@ def poisson_spike_tensor(rate_hz, dt_s: float, n_steps: int | None = None, gener
     ``n_steps = T`` is required). ``device``: default the rate's. ``generator``: a
     ``torch.Generator`` on that device, or ``seed`` (int). No dead time here.
 
+    >>> import torch
     >>> poisson_spike_tensor(torch.full((2, 3), 50.0), 1e-3, n_steps=4, seed=0).shape
     torch.Size([4, 2, 3])
     """
+    import torch  # here, so that numpy-only users of this module never import torch
+
     rate = torch.as_tensor(rate_hz, device=device)
     rate = rate if rate.is_floating_point() else rate.float()
     dt_s = _positive(dt_s, "dt_s")
@@ -313,9 +344,12 @@ def rate_code(features, n_steps: int, dt_s: float, max_rate_hz: float, generator
     Feature ``x`` fires at ``x * max_rate_hz`` (Hz); non-batch dimensions are flattened
     (``N = prod(...)``, C order). Works on the features' device (see :func:`poisson_spike_tensor`).
 
+    >>> import torch
     >>> rate_code(torch.rand(8, 28, 28), n_steps=100, dt_s=1e-3, max_rate_hz=100.0, seed=0).shape
     torch.Size([100, 8, 784])
     """
+    import torch
+
     x = torch.as_tensor(features)
     x = x if x.is_floating_point() else x.float()
     if x.dim() < 2:

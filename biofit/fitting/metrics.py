@@ -92,8 +92,8 @@ def gamma_factor(
         \qquad \langle N_\mathrm{coinc}\rangle = 2\,\nu_\mathrm{model}\,\Delta\,N_\mathrm{data},
         \qquad \mathcal N = 1 - 2\,\nu_\mathrm{data}\,\Delta,
 
-    (Kistler, Gerstner & van Hemmen 1997, Neural Comput. 9:1015, eq. 4.2; Jolivet et al. 2008,
-    J. Neurosci. Methods 169:417, eq. 1), with :math:`\nu = N / T` the mean rates over the duration T,
+    (Kistler, Gerstner & van Hemmen 1997, Neural Comput. 9:1015; Jolivet, Kobayashi, Rauch, Naud,
+    Shinomoto & Gerstner 2008, J. Neurosci. Methods 169:417), with :math:`\nu = N / T` the mean rates over the duration T,
     and :math:`N_\mathrm{coinc}` the one-to-one coincidence count of :func:`count_coincidences`.
     :math:`\langle N_\mathrm{coinc}\rangle` is the expected count for a Poisson train of the model's
     rate, so :math:`\Gamma \approx 0` for an independent train, and :math:`\Gamma = 1` for identical
@@ -155,7 +155,7 @@ def van_rossum_distance(spikes_1, spikes_2, tau_s: float) -> float:
     r"""van Rossum distance between two spike trains, in closed form.
 
     Each train is filtered by a causal exponential, :math:`f(t) = \sum_i H(t - t_i) e^{-(t - t_i)/\tau}`,
-    and (van Rossum 2001, Neural Comput. 13:751, eq. 2.2)
+    and (van Rossum 2001, Neural Comput. 13:751)
 
     .. math::
 
@@ -247,12 +247,13 @@ def explained_temporal_variance(trace_model, trace_data, mask=None) -> float:
         \mathrm{EV} = 1 - \frac{\sum_t (x_\mathrm{model}(t) - x_\mathrm{data}(t))^2}
                                {\sum_t (x_\mathrm{data}(t) - \bar x_\mathrm{data})^2}
 
-    The variance is taken over time (samples of the trace), so a model that only reproduces the
-    mean scores 0 and a perfect one 1; it is negative when the model is worse than the mean. Applied
-    to subthreshold voltage (spikes masked out) it is the "explained variance" of Mensi et al. 2012
-    (J. Neurophysiol. 107:1756) and Pozzorini et al. 2015 (PLoS Comput. Biol. 11:e1004275); applied
-    to PSTHs it is the temporal explained variance used to compare spike-train predictions
-    (Naud et al. 2011, Neural Comput. 23:3016).
+    The variance is taken over time (the samples of one trace), so a model that only reproduces
+    the mean scores 0 and a perfect one 1; it is negative when the model is worse than the mean.
+    Applied to the subthreshold voltage (spikes masked out) it is the percentage of explained
+    variance EV_V of Mensi et al. 2012 (J. Neurophysiol. 107:1756) and Pozzorini et al. 2015 (PLoS
+    Comput. Biol. 11:e1004275), divided by 100. Applied to PSTHs [Hz] it is the fraction of the
+    data's temporal rate modulation the model predicts (no correction for the finite number of
+    trials; Naud et al. 2011, Neural Comput. 23:3016, discuss that bias).
 
     Parameters
     ----------

@@ -126,35 +126,42 @@ def train_binary(events, target, weights, learning_rate, momentum, n_epochs, bat
                  threshold, v_rest, rng, progress=None):
     """Gütig-Sompolinsky learning of ``weights[n_units, n_afferents]`` (in place) on ``events``.
 
-    ``target: bool[n_units, n_samples]`` (unit u should fire for pattern s). Mini-batches of
-    ``batch_size`` patterns in a fresh random order each epoch (``batch_size=1`` is the paper's
-    online rule). Stops early once an epoch has no error. Returns the errors per epoch.
+    ``target: bool[n_units, n_samples]`` (unit u should fire for pattern s). Each epoch evaluates all
+    patterns at once, then visits the misclassified ones in random order in mini-batches of
+    ``batch_size``, re-evaluating each mini-batch with the current weights before its update
+    (``batch_size=1``: the paper's online rule, skipping patterns already correct at the start of
+    the epoch). Stops once an epoch starts without error. Returns the errors per epoch.
     """
     velocity = np.zeros_like(weights)
     errors = []
     for _ in range(n_epochs):
-        n_err = 0
-        order = rng.permutation(events.n_samples)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = events.subset(idx)
-            t_max, v_max = shunted_max(potentials(batch, weights, dt, tau, tau_s, v_rest), threshold)
-            fired = v_max >= threshold
-            sign = target[:, idx].astype(float) - fired
-            n_err += int(np.abs(sign).sum())
-            for u in range(weights.shape[0]):
-                if sign[u].any():
-                    velocity[u] = learning_rate * psp_at(batch, t_max[u] * dt, sign[u], tau, tau_s) + momentum * velocity[u]
-                else:
-                    velocity[u] *= momentum
-            weights += velocity
-        errors.append(n_err)
+        fired = np.concatenate(
+            [classify(events.subset(c), weights, dt, tau, tau_s, threshold, v_rest)[1]
+             for c in np.array_split(np.arange(events.n_samples), max(1, events.n_samples // 512))], axis=1)
+        wrong = np.flatnonzero((fired != target).any(0))
+        errors.append(int((fired != target).sum()))
         if progress is not None:
             progress.update(1)
-            progress.set_postfix(errors=n_err)
-        if n_err == 0:
+            progress.set_postfix(errors=errors[-1])
+        if errors[-1] == 0:
             break
+        wrong = rng.permutation(wrong)
+        for start in range(0, len(wrong), batch_size):
+            idx = wrong[start : start + batch_size]
+            batch = events.subset(idx)
+            t_max, fired = classify(batch, weights, dt, tau, tau_s, threshold, v_rest)
+            sign = target[:, idx].astype(float) - fired
+            for u in range(weights.shape[0]):
+                step = learning_rate * psp_at(batch, t_max[u] * dt, sign[u], tau, tau_s) if sign[u].any() else 0.0
+                velocity[u] = step + momentum * velocity[u]
+            weights += velocity
     return errors
+
+
+def classify(events, weights, dt, tau, tau_s, threshold, v_rest):
+    """``(t_max index, fired)`` per unit and pattern, both ``[n_units, n_samples]``."""
+    t_max, v_max = shunted_max(potentials(events, weights, dt, tau, tau_s, v_rest), threshold)
+    return t_max, v_max >= threshold
 
 
 def _check_taus(tau, tau_s):

@@ -155,7 +155,8 @@ class _Block(torch.autograd.Function):
         live = (step >= first_active) & (step <= t_spike)
         with torch.enable_grad():
             x = distance.detach().requires_grad_()
-            (g_dist,) = torch.autograd.grad(ctx.spike(x), x, g_spikes)
+            # contiguous: the incoming gradient is a transposed view, and bmm on it would loop
+            (g_dist,) = torch.autograd.grad(ctx.spike(x), x, g_spikes.contiguous())
         g_dist = g_dist * live
         g_mem = g_dist if g_v is None else g_dist + g_v
         if g_v_end is not None:

@@ -150,16 +150,12 @@ class BlockALIF(ALIF):
 
     def _run(self, current: Tensor, state, record: bool):
         current, c, length, s0, pending, weight = self._start(current, state)
-        t_len, batch, n = current.shape
+        n = current.shape[2]
         k = block_constants(c.decay, c.decay_adapt, c.v_reset, c.v_th, c.beta,
                             c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay),
                             length)
-        drive = alif_drive(current, c)  # [T, B, N], V
-        n_full = t_len // length
-        full = drive[: n_full * length].reshape(n_full, length, batch, n).permute(0, 3, 1, 2)
-        blocks = list(full.contiguous().unbind(0))
-        if t_len > n_full * length:
-            blocks.append(drive[n_full * length :].permute(2, 0, 1).contiguous())
+        # blocks are [N, n, B] views of the [T, B, N] drive; the kernel's first op makes them contiguous
+        blocks = [x.permute(2, 0, 1) for x in alif_drive(current, c).split(length, dim=0)]
         s = BlockState(*(x.t().unsqueeze(1) for x in s0))
         previous = pending.permute(2, 0, 1)  # [N, K, B]
         weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
@@ -168,19 +164,18 @@ class BlockALIF(ALIF):
             if weight_v is not None:
                 steps = x.shape[1]
                 pre = previous[:, :steps].detach() if self.detach_recurrent else previous[:, :steps]
-                x = torch.addmm(x.reshape(n, -1), weight_v, pre.reshape(n, -1)).view(n, steps, batch)
+                x = torch.addmm(x.reshape(n, -1), weight_v, pre.reshape(n, -1)).view(n, steps, -1)
             z, s, tr = block_update(x, s, k, self._spike, record)
-            out.append(z)
+            out.append(z.permute(1, 2, 0))
             previous = z
             if record:
-                v_tr.append(tr[0])
-                a_tr.append(tr[1])
-        spikes = torch.cat(out, dim=1).permute(1, 2, 0)
+                v_tr.append(tr[0].permute(1, 2, 0))
+                a_tr.append(tr[1].permute(1, 2, 0))
+        spikes = torch.cat(out)
         final = ALIFState(*(x.squeeze(1).t() for x in s))
         traces = None
         if record:
-            traces = {"v": torch.cat(v_tr, dim=1).permute(1, 2, 0),
-                      "a": torch.cat(a_tr, dim=1).permute(1, 2, 0)}
+            traces = {"v": torch.cat(v_tr), "a": torch.cat(a_tr)}
         return spikes, traces, self._final(final, spikes, pending, length)
 
     def run_sequential(self, current: Tensor, state=None, record: bool = False):

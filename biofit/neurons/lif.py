@@ -23,8 +23,8 @@ with the simulation's ``dt`` gives). At step n:
    :math:`\kappa = \frac{\tau_{syn}}{\tau_{syn} - \tau_{mem}}(e^{-dt/\tau_{syn}} - e^{-dt/\tau_{mem}})`
    (its limit :math:`\frac{dt}{\tau_{mem}} e^{-dt/\tau_{mem}}` when the time constants are equal);
 3. threshold on the new state (not refractory only): ``z = H(v' - v_th)``, H strict;
-4. reset ``v = lerp(v', v_reset, z)`` (exactly ``v_reset`` or ``v'`` for z in {0, 1}; the
-   gradient flows through z) and start refractoriness.
+4. reset ``v = lerp(v', v_reset, z)`` (exactly ``v_reset`` or ``v'`` for z in {0, 1}; no
+   gradient through the reset's z, see `reset`) and start refractoriness.
 
 Example
 -------
@@ -71,8 +71,15 @@ def refractory_start(z: Tensor, remaining: Tensor, k: Tensor) -> Tensor:
 
 def reset(v: Tensor, z: Tensor, v_reset: Tensor) -> Tensor:
     """``v_reset`` where z = 1, ``v`` where z = 0, exactly (``torch.lerp`` returns ``end`` for weight
-    1 and ``start`` for weight 0); differentiable through z (d/dz = v_reset - v)."""
-    return torch.lerp(v, v_reset.expand_as(v), z)
+    1 and ``start`` for weight 0).
+
+    The gradient does not flow through the reset's dependence on z (z is detached here, as in
+    snnTorch; Zenke & Vogels 2021, Neural Comput 33:899): that path multiplies the gradient by
+    ``1 + (v_reset - v) g(v - v_th)``, about -9 for a 1 mV fast-sigmoid and a 20 mV reset, at every
+    near-threshold step, so gradients explode over long sequences. Gradients still reach
+    ``v_reset`` (weight z) and ``v`` (weight 1 - z).
+    """
+    return torch.lerp(v, v_reset.expand_as(v), z.detach())
 
 
 class LIFParameters(NamedTuple):
@@ -176,16 +183,16 @@ def lif_step(
 
 
 class _LIFScan(torch.autograd.Function):
-    """A whole LIF sequence (no synapse) as one autograd node.
+    r"""A whole LIF sequence (no synapse) as one autograd node.
 
     Forward: `lif_update` step by step with autograd off (the same arithmetic as the generic loop,
     so the same bits). Backward: the adjoint of that update, vectorised over time wherever the
     recursion allows. With :math:`u_t` the integrated potential, :math:`x_t = u_t - v_{th}`,
     :math:`G_t = g(x_t)\,\mathrm{act}_t` (surrogate times not-refractory), spikes
     :math:`z_t` and :math:`v_t = \mathrm{lerp}(u_t, v_{reset}, z_t)`:
-    :math:`\partial L/\partial u_t = \bar v_t P_t + \bar z_t G_t`,
-    :math:`P_t = 1 - z_t + (v_{reset} - u_t) G_t`, and
-    :math:`\bar v_{t-1} = \partial L/\partial u_t\,(\mathrm{act}_t\,\alpha + 1 - \mathrm{act}_t)`.
+    :math:`\partial L/\partial u_t = \bar v_t (1 - z_t) + \bar z_t G_t` (reset detached, see
+    `reset`) and :math:`\bar v_{t-1} = \partial L/\partial u_t\,(\mathrm{act}_t\,\alpha + 1 -
+    \mathrm{act}_t)`; parameter gradients are sums over t and batch.
     """
 
     @staticmethod
@@ -222,26 +229,25 @@ class _LIFScan(torch.autograd.Function):
         act = None if active is None else active.to(x.dtype)
         if act is not None:
             gate.mul_(act)
-        gap = torch.sub(v_reset, x).sub_(v_th)  # v_reset - u
-        p = torch.addcmul(1.0 - z, gap, gate)
-        q = torch.zeros_like(x) if g_spikes is None else g_spikes * gate
-        g_drive = torch.empty_like(x)  # dL/d(drive) = dL/du where integrating
+        keep = 1.0 - z  # dv_t/du_t (the reset's z-path is detached, see `reset`)
+        g_x = torch.zeros_like(x) if g_spikes is None else g_spikes * gate  # dL/dx_t
+        g_drive = torch.empty_like(x)  # dL/d(drive_t) = dL/du_t where integrating
         g_vs = torch.empty_like(x) if any(ctx.needs_input_grad[2:5]) else None
         carry = torch.zeros_like(v0)  # dL/dv_t through step t + 1
         for t in range(x.shape[0] - 1, -1, -1):
             g_vt = carry if g_v is None else carry + g_v[t]
             if g_vs is not None:
                 g_vs[t] = g_vt
-            g_u = torch.addcmul(q[t], g_vt, p[t], out=g_drive[t] if act is None else None)
             if act is None:
+                g_u = torch.addcmul(g_x[t], g_vt, keep[t], out=g_drive[t])
                 carry = g_u * decay
             else:
+                g_u = torch.addcmul(g_x[t], g_vt, keep[t])
                 torch.mul(g_u, act[t], out=g_drive[t])
                 carry = torch.addcmul(g_u - g_drive[t], g_drive[t], decay)
         g_decay = g_th = g_reset = None
         if g_vs is not None:
             g_decay = (g_drive * torch.cat([v0[None], v[:-1]])).sum_to_size(decay.shape)
-            g_x = torch.addcmul(q, g_vs, gap.mul_(gate))
             g_th = -g_x.sum_to_size(v_th.shape)
             g_reset = (g_vs * z).sum_to_size(v_reset.shape)
         return g_drive, carry, g_decay, g_th, g_reset, None, None, None, None

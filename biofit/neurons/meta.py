@@ -29,12 +29,14 @@ arXiv:1308.3432): the forward value is the sample :math:`z_n`, the backward pass
 straight-through estimator). Its pseudo-derivative in :math:`x`,
 :math:`\\partial p / \\partial x = e^{\\ell - e^{\\ell}} / \\Delta_u` with
 :math:`\\ell = \\ln(dt / \\tau_{esc}) + x / \\Delta_u`, is a bump of width ~ :math:`\\Delta_u`: the
-noise sets the surrogate's width, and ``delta_u`` and ``tau_esc`` receive gradients too.
+noise sets the surrogate's width, and ``delta_u`` and ``tau_esc`` receive gradients too (they
+act only in stochastic mode). The spike's gradient also flows through the reset of ``v`` (the LIF
+scheme's convention) but not through the reset of ``q`` (see `meta_update`).
 
 Randomness: one uniform per neuron, batch element and step (the whole [T, B, N] block drawn at the
-start of a call), drawn on the CPU from the layer's `torch.Generator` (``seed=``), then moved to the
-input's device, so equal seeds give equal bits on
-every device. The generator advances with every stochastic call (successive calls draw fresh noise).
+start of a call) from the layer's CPU `torch.Generator` (``seed=``), then moved to the input's
+device, so equal seeds give equal bits on every device. The generator advances with every
+stochastic call (successive calls draw fresh noise).
 
 Mode: ``stochastic=None`` (default) samples in training mode and thresholds in eval mode, like
 dropout; ``True`` / ``False`` force one mode.
@@ -55,9 +57,11 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Iterable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -74,7 +78,7 @@ from biofit.neurons.lif import (
 )
 from biofit.neurons.params import NeuronLayer
 
-# exp(30) dt/tau_esc >> 1 for any dt/tau_esc allowed: p = 1 there; clamping avoids inf * 0 = NaN
+# ln(rho dt) >= 30 gives p = 1 - exp(-1e13) = 1 exactly; clamping there avoids inf * 0 = NaN gradients
 _MAX_LOG_HAZARD = 30.0
 
 
@@ -119,12 +123,14 @@ def meta_update(
 
     `drive` is the step's input terms (`biofit.neurons.lif.lif_drive` of the held current); `spike`
     maps the distance to the effective threshold (V) to 0/1 spikes (`escape_spike` with the step's
-    noise, or a surrogate spike function).
+    noise, or a surrogate spike function). ``q`` is reset by the detached spike.
     """
     q = s.q * c.decay_ref
     threshold = c.lif.v_th + c.theta_ref * q
     z, lif = lif_update(drive, LIFState(s.v, s.I_syn, s.refractory), c.lif._replace(v_th=threshold), spike)
-    return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z, torch.ones_like(q)))
+    # q is reset by the detached spike: through z the path spike -> q -> threshold -> spike would
+    # multiply the gradient by ~theta_ref * dz/dx at every spike and BPTT would explode.
+    return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z.detach(), torch.ones_like(q)))
 
 
 class MetaNeuron(NeuronLayer):
@@ -138,7 +144,8 @@ class MetaNeuron(NeuronLayer):
         (learnable: every parameter of `biofit.models.meta.META` except ``t_ref``).
     per_neuron: one value per neuron (shape [N]) or one shared scalar per parameter.
     stochastic: None (sample in training mode, threshold in eval mode), True or False.
-    seed: int or `torch.Generator` (CPU) for the firing noise; None draws a random seed.
+    seed: int, `numpy.random.Generator` or CPU `torch.Generator` for the firing noise; None draws
+        a random seed.
     surrogate: surrogate name for the deterministic mode; width: its width, V.
     **params: parameter values, SI (``tau_mem``, ``R``, ``v_rest``, ``v_reset``, ``v_th``,
         ``t_ref``, ``tau_syn``, ``tau_ref``, ``theta_ref``, ``delta_u``, ``tau_esc``).
@@ -156,7 +163,7 @@ class MetaNeuron(NeuronLayer):
         learn: Iterable[str] = (),
         per_neuron: bool = True,
         stochastic: bool | None = None,
-        seed: int | torch.Generator | None = None,
+        seed: int | np.random.Generator | torch.Generator | None = None,
         surrogate: str = "fast_sigmoid",
         width: float = 1e-3,
         **params: object,
@@ -205,8 +212,9 @@ class MetaNeuron(NeuronLayer):
         return meta_update((drive_v, drive_syn), state, c, spike)
 
 
-def _generator(seed: int | torch.Generator | None) -> torch.Generator:
-    """A CPU generator: `seed` itself, seeded with the int `seed`, or randomly seeded for None."""
+def _generator(seed: int | np.random.Generator | torch.Generator | None) -> torch.Generator:
+    """A CPU torch generator: `seed` itself, seeded with the integer `seed` or with a number drawn
+    from the numpy Generator `seed`, or randomly seeded for None."""
     if isinstance(seed, torch.Generator):
         if seed.device.type != "cpu":
             raise ValueError(f"seed generator must be on the CPU, got device {seed.device}")
@@ -214,8 +222,10 @@ def _generator(seed: int | torch.Generator | None) -> torch.Generator:
     generator = torch.Generator()
     if seed is None:
         generator.seed()
-    elif isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, a torch.Generator or None, got {seed!r}")
+    elif isinstance(seed, np.random.Generator):
+        generator.manual_seed(int(seed.integers(0, 2**63 - 1)))
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        generator.manual_seed(int(seed))
     else:
-        generator.manual_seed(seed)
+        raise TypeError(f"seed must be an int, a numpy or torch Generator, or None; got {seed!r}")
     return generator

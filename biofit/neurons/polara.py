@@ -50,7 +50,8 @@ Where the paper is ambiguous, and what we chose
    deterministic), so ours is deterministic and the layer needs no seed.
 5. Eq. 7's decay over the window is a constant factor (it involves only :math:`u_{t-1}`); Algorithm
    1 line 3 writes :math:`u_{t-i}`, suggesting a filter over past potentials. We follow eq. 7 and
-   Table 3 (:math:`u \\leftarrow u(1 - \\sum_i A e^{-\\alpha i} + \\epsilon)`).
+   Table 3 (:math:`u \\leftarrow u(1 - \\sum_i A e^{-\\alpha_i} + \\epsilon)`, whose
+   :math:`\\alpha_i` we read as :math:`\\alpha i`, one rate).
 6. Activation: eq. 10 gives :math:`\\sigma(\\hat u_a O(\\Delta))`, Table 3 gives
    :math:`\\sigma(u(1 + \\Delta(1 + \\Delta e^{-\\gamma\\Delta})))` without :math:`o_{max}`; we follow
    eq. 10. Eq. 13's derivative omits :math:`\\sigma'` and its :math:`\\partial O / \\partial \\Delta
@@ -64,6 +65,14 @@ Where the paper is ambiguous, and what we chose
    negative (:math:`D_1 = -1`, :math:`s \\to 1`), i.e. a brief hyperpolarization below 0.
 9. Constants: none are given (only k = 6 and the eq. 17 :math:`\\alpha = 0.3`); ours are in
    `biofit.models.polara`. The ablation's "static leak" value is not given either (we use 0.9).
+10. Table 2 removes decay *and* amplification together, and activation *and* "gradient control"
+    together, with an unnamed surrogate; we give one switch per component (the first row is
+    ``decay=False, amplification=False``) and default to the fast-sigmoid surrogate of width 0.5.
+11. Eq. 17 differentiates with respect to :math:`\\hat u_{h,t}`, defined nowhere; we read
+    :math:`\\hat u_{a,t}`, the potential the spike is computed from.
+12. The kernels are fed the graded :math:`s` (there is no other spike in the model), and the
+    "bounded membrane" claim holds for our defaults but not for every value inside the bounds: with
+    :math:`\\sum_i h(i) s_{t+1-i} < -2` the refractory factor has modulus > 1.
 
 Example
 -------

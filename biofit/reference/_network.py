@@ -11,15 +11,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
+from types import MappingProxyType
 
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, get_device, prefs, second
 from brian2.devices.device import RuntimeDevice
 from brian2.units import allunits
-from brian2.units.fundamentalunits import get_unit
+from brian2.units.fundamentalunits import Quantity, get_unit
 
 from biofit.models import get_model
 from biofit.models.base import NeuronModel
+from biofit.reference._validate import finite
 from biofit.reference.trace import Trace
 
 GROUP_NAME = "biofit_neurons"
@@ -43,9 +45,9 @@ def brian_unit(unit: str):
     return 1.0 if unit == "1" else getattr(allunits, unit)
 
 
-def population_size(values: Mapping[str, float | np.ndarray], n_from_input: int | None) -> int:
-    """N from the per-neuron parameter arrays and the input width; ValueError if they disagree."""
-    sizes = {name: v.shape[0] for name, v in values.items() if isinstance(v, np.ndarray)}
+def population_size(values: Mapping[str, object], n_from_input: int | None) -> int:
+    """N from the per-neuron (1-D) values and the input width; ValueError if they disagree."""
+    sizes = {name: np.shape(v)[0] for name, v in values.items() if np.ndim(v) == 1}
     if n_from_input is not None:
         sizes = {"the input": n_from_input, **sizes}
     distinct = set(sizes.values())
@@ -83,16 +85,28 @@ def make_group(
     )
     for p in model.parameters:
         setattr(group, p.name, np.broadcast_to(values[p.name], (n,)) * brian_unit(p.unit))
-    initial = dict(initial or {})
+    initial = initial or {}
     for name, expression in model.initial.items():
-        if name in initial:
-            unit = group.variables[name].dim
-            setattr(group, name, np.broadcast_to(initial.pop(name), (n,)) * get_unit(unit))
-        else:
+        if name not in initial:
             setattr(group, name, expression)
-    if initial:
-        raise ValueError(f"initial values given for {sorted(initial)}, which are not state variables of {model.name!r}")
+            continue
+        value = initial[name]
+        if not isinstance(value, Quantity):  # SI floats: attach the variable's unit
+            value = finite(np.asarray(value, dtype=np.float64), f"initial[{name!r}]") * get_unit(group.variables[name].dim)
+        setattr(group, name, value)
     return group
+
+
+def check_initial(model: NeuronModel, initial) -> dict[str, object]:
+    """`initial` as a dict whose keys are state variables of `model` (ValueError naming others)."""
+    initial = dict(initial or {})
+    unknown = sorted(set(initial) - set(model.initial))
+    if unknown:
+        raise ValueError(
+            f"initial values given for {unknown}, which are not state variables of {model.name!r} "
+            f"({sorted(model.initial)})"
+        )
+    return initial
 
 
 def check_record(model: NeuronModel, record, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -179,7 +193,9 @@ def _run_once(build, model, record, n_steps, dt, target) -> Trace:
     return Trace(
         t=np.asarray(state.t_, dtype=np.float64).copy(),
         v=np.asarray(state.v_, dtype=np.float64).T.copy(),
-        states={name: np.asarray(getattr(state, name + "_"), dtype=np.float64).T.copy() for name in record[1:]},
+        states=MappingProxyType(
+            {name: np.asarray(getattr(state, name + "_"), dtype=np.float64).T.copy() for name in record[1:]}
+        ),
         spike_times=tuple(np.asarray(trains[k] / second, dtype=np.float64) for k in range(group.N)),
         dt=dt,
         model=model.name,

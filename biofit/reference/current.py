@@ -18,7 +18,7 @@ from biofit.models.base import NeuronModel
 from biofit.reference import _validate
 from biofit.reference._drive import NAME as DRIVE_NAME
 from biofit.reference._drive import SampledCurrent
-from biofit.reference._network import check_record, make_group, population_size, resolve_model, run_network
+from biofit.reference._network import check_initial, check_record, make_group, population_size, resolve_model, run_network
 from biofit.reference.trace import Trace
 
 
@@ -80,9 +80,10 @@ def simulate(
     """
     spec = resolve_model(model)
     values = _validate.parameters(spec, params)
+    initial = check_initial(spec, initial)
     step = _validate.time_step(dt)
     drive = _validate.current_matrix(current)
-    n = population_size(values, drive.shape[1] if drive.ndim == 2 else None)
+    n = population_size({**values, **initial}, drive.shape[1] if drive.ndim == 2 else None)
     steps = _validate.n_steps(duration, step, drive.shape[0])
     drive = np.broadcast_to(drive[:steps].reshape(steps, -1), (steps, n))
     names = check_record(spec, record)

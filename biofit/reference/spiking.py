@@ -26,7 +26,7 @@ from brian2 import seed as brian_seed
 
 from biofit.models.base import NeuronModel
 from biofit.reference import _validate
-from biofit.reference._network import check_record, make_group, population_size, resolve_model, run_network
+from biofit.reference._network import check_initial, check_record, make_group, population_size, resolve_model, run_network
 from biofit.reference.trace import Trace
 
 _RESERVED = ("I_in", "I_bias", "tau_in")
@@ -117,6 +117,7 @@ def simulate_spiking_input(
     if clash:
         raise ValueError(f"model {spec.name!r} uses names reserved for the synaptic input: {clash}")
     values = _validate.parameters(spec, params)
+    initial = check_initial(spec, initial)
     step = _validate.time_step(dt)
     steps = _validate.n_steps(duration, step, None)
     afferent, spike_step, n_afferents = input_spike_steps(input_spikes, step, steps)
@@ -130,7 +131,7 @@ def simulate_spiking_input(
     if bias.ndim > 1:
         raise ValueError(f"bias_current must be a scalar or float[N] amperes, got shape {bias.shape}")
     n = population_size(
-        {**values, "bias_current": bias if bias.ndim else 0.0}, w.shape[1] if w.ndim == 2 else None
+        {**values, **initial, "bias_current": bias}, w.shape[1] if w.ndim == 2 else None
     )
     w = np.broadcast_to(w.reshape(n_afferents, -1), (n_afferents, n))
     names = check_record(spec, record, extra=("I_in",))

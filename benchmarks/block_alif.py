@@ -1,0 +1,160 @@
+"""Block-ALIF against the sequential ALIF: forward + backward time, ratios measured in one run.
+
+Network (2311.11390's speed benchmark): 1000 Poisson inputs (20 Hz) -> 128 recurrent ALIF units,
+batch 32 (``--batch 32 128`` for both), T in {512, 1024, 2048} steps of dt = 0.1 ms, absolute
+refractory period R in {10, 20, 40, 80} steps. Both models get the same input current: the
+input projection ``W_in @ spikes`` (a sparse-dense product, its time is printed separately) and
+the same recurrent weights (delay R + 1 steps). Sequential = `BlockALIF.run_sequential` (the
+`alif_update` step of `biofit.neurons.alif` applied step by step, plus ``W z[t - R - 1]``); block =
+`BlockALIF`. The loss is ``spikes.sum()``; the time is forward + backward, the median of
+``--repeats`` runs after one warm-up.
+
+A speedup is only meaningful if the baseline is linear in T (see PEERS.md): every row prints the
+sequential time at T and at 2T. ``same_spikes`` says whether the two spike trains are identical
+(float32; ties at threshold may differ by rounding, see `biofit.neurons.block_alif`).
+
+Usage::
+
+    python benchmarks/block_alif.py [--quick] [--device cpu|cuda] [--batch 32 128] [--threads 1]
+
+Writes ``benchmarks/results/block_alif.csv`` (written to a temp file, then renamed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from biofit.neurons.block_alif import BlockALIF
+
+N_IN, N_REC, RATE_HZ, DT = 1000, 128, 20.0, 1e-4
+LEARN = ("tau_mem", "tau_adapt", "beta", "v_th")
+RESULTS = Path(__file__).resolve().parent / "results" / "block_alif.csv"
+
+
+def make_inputs(t_len: int, batch: int, device: str, seed: int = 0):
+    """Sparse Poisson input spikes ``[T * B, N_IN]`` and input weights ``[N_IN, N_REC]`` (A)."""
+    g = torch.Generator().manual_seed(seed)
+    spikes = torch.rand(t_len * batch, N_IN, generator=g) < RATE_HZ * DT
+    w_in = torch.randn(N_IN, N_REC, generator=g) * 1.5e-9
+    return spikes.float().to_sparse().to(device), w_in.to(device).requires_grad_()
+
+
+def make_layer(arp: int, device: str, seed: int = 0) -> BlockALIF:
+    layer = BlockALIF(N_REC, DT, arp_steps=arp, recurrent=True, learn=LEARN, beta=2e-3)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        layer.recurrent_weight.copy_(torch.randn(N_REC, N_REC, generator=g) * 2e-10)
+    return layer.to(device)
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_run(run, spikes_in, w_in, t_len, batch, device, repeats):
+    """Median seconds of forward + backward of ``run(current)``; also returns the spikes."""
+    times, out = [], None
+    for i in range(repeats + 1):
+        w_in.grad = None
+        _sync(device)
+        t0 = time.perf_counter()
+        current = torch.sparse.mm(spikes_in, w_in).view(t_len, batch, N_REC)
+        out = run(current)
+        out.sum().backward()
+        _sync(device)
+        if i > 0:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times), out.detach()
+
+
+def time_projection(spikes_in, w_in, device, repeats):
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        torch.sparse.mm(spikes_in, w_in).sum().backward()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_benchmark(t_lens, arps, batches, device, repeats):
+    rows = []
+    for batch in batches:
+        seq_time = {}
+        for t_len in sorted(set(t_lens) | {2 * t for t in t_lens}):
+            spikes_in, w_in = make_inputs(t_len, batch, device)
+            layer = make_layer(arps[0], device)
+            seq_time[t_len], _ = time_run(lambda x: layer.run_sequential(x)[0], spikes_in, w_in,
+                                          t_len, batch, device, repeats)
+            print(f"  sequential B={batch} T={t_len}: {seq_time[t_len]:.3f} s", flush=True)
+        for t_len in t_lens:
+            spikes_in, w_in = make_inputs(t_len, batch, device)
+            proj = time_projection(spikes_in, w_in, device, repeats)
+            for arp in arps:
+                layer = make_layer(arp, device)
+                t_seq, s_seq = time_run(lambda x: layer.run_sequential(x)[0], spikes_in, w_in,
+                                        t_len, batch, device, repeats)
+                t_blk, s_blk = time_run(layer, spikes_in, w_in, t_len, batch, device, repeats)
+                rows.append({
+                    "device": device, "threads": torch.get_num_threads(), "batch": batch,
+                    "T": t_len, "arp_steps": arp, "seq_s": round(t_seq, 4),
+                    "block_s": round(t_blk, 4), "speedup": round(t_seq / t_blk, 2),
+                    "seq_T_s": round(seq_time[t_len], 4), "seq_2T_s": round(seq_time[2 * t_len], 4),
+                    "projection_s": round(proj, 4), "spikes": int(s_blk.sum()),
+                    "same_spikes": bool(torch.equal(s_seq, s_blk)),
+                    "n_spikes_differ": int((s_seq != s_blk).sum()),
+                })
+                print(_format(rows[-1]), flush=True)
+    return rows
+
+
+def _format(r: dict) -> str:
+    return (f"B={r['batch']:4d} T={r['T']:5d} R={r['arp_steps']:3d} | seq {r['seq_s']:8.3f} s  "
+            f"block {r['block_s']:7.4f} s  speedup {r['speedup']:7.2f}x | seq(T) {r['seq_T_s']:.3f} s "
+            f"seq(2T) {r['seq_2T_s']:.3f} s | proj {r['projection_s']:.4f} s | spikes {r['spikes']} "
+            f"same={r['same_spikes']} (differ {r['n_spikes_differ']})")
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv.tmp")
+    with os.fdopen(fd, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="T in {256, 512}, R in {10, 40}, 1 repeat")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, nargs="+", default=[32])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t_lens, arps, repeats = [512, 1024, 2048], [10, 20, 40, 80], args.repeats
+    if args.quick:
+        t_lens, arps, repeats = [256, 512], [10, 40], 1
+    print(f"Block-ALIF vs sequential ALIF, fwd+bwd, {N_IN} Poisson inputs -> {N_REC} recurrent, "
+          f"device={args.device}, threads={torch.get_num_threads()}, median of {repeats}")
+    rows = run_benchmark(t_lens, arps, args.batch, args.device, repeats)
+    write_csv(rows, args.out)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""biofit.neurons layers: Brian2's clock-driven scheme (against brute-force scalar references written
+here), LIF f-I curve against the closed form, gradients, learnable parameters, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from biofit.models import get_model
+from biofit.neurons import ALIF, LIF, QIF, AdEx
+from biofit.neurons.params import IntrinsicParameters, NeuronLayer, constrain, unconstrain
+
+DT = 1e-4
+
+
+def _brian2_refractory_steps(t_ref, dt):
+    return int((t_ref + 1e-3 * dt) / dt)  # Brian2: timestep(t_ref, dt)
+
+
+def _reference(model, params, current, dt):
+    """Scalar re-implementation of Brian2's NeuronGroup loop for one neuron (float64).
+
+    Per step: not_refractory = steps since last spike >= K; integrate ``(unless refractory)``
+    equations only when not refractory; threshold on the new state; reset; record the state.
+    """
+    p = get_model(model).validate(params)
+    k = _brian2_refractory_steps(p["t_ref"], dt)
+    last = -(10**9)
+    v = p["E_L"] if model == "adex" else p["v_rest"]
+    aux = 0.0  # I_syn (lif_syn), a (alif), w (adex)
+    spikes, vs = [], []
+    for n, i_ext in enumerate(current):
+        active = n - last >= k
+        if model in ("lif", "alif"):
+            v_new = p["v_rest"] + p["R"] * i_ext + (v - p["v_rest"] - p["R"] * i_ext) * math.exp(-dt / p["tau_mem"])
+            if model == "alif":
+                aux *= math.exp(-dt / p["tau_adapt"])
+        elif model == "lif_syn":  # exact propagator of the augmented linear system [v, I_syn, 1]
+            a = np.array([
+                [-1 / p["tau_mem"], p["R"] / p["tau_mem"], p["v_rest"] / p["tau_mem"]],
+                [0.0, -1 / p["tau_syn"], i_ext / p["tau_syn"]],
+                [0.0, 0.0, 0.0],
+            ])
+            v_new, aux, _ = scipy.linalg.expm(a * dt) @ np.array([v, aux, 1.0])
+        else:  # adex, forward Euler from the old state
+            dv = (p["g_L"] * (p["E_L"] - v) + p["g_L"] * p["Delta_T"] * math.exp((v - p["V_T"]) / p["Delta_T"])
+                  - aux + i_ext) / p["C"]
+            aux += dt * (p["a"] * (v - p["E_L"]) - aux) / p["tau_w"]
+            v_new = v + dt * dv
+        v = v_new if active else v
+        if model == "adex":
+            threshold, v_reset, jump = p["V_peak"], p["V_reset"], p["b"]
+        elif model == "alif":
+            threshold, v_reset, jump = p["v_th"] + aux, p["v_reset"], p["beta"]
+        else:
+            threshold, v_reset, jump = p["v_th"], p["v_reset"], 0.0
+        fired = active and v > threshold
+        if fired:
+            v, aux, last = v_reset, aux + jump, n
+        spikes.append(fired)
+        vs.append(v)
+    return np.array(spikes), np.array(vs)
+
+
+CASES = [
+    ("lif", LIF, {}, {"t_ref": 2e-3}, 2.6e-10),
+    ("lif_syn", LIF, {"synaptic": True}, {"t_ref": 1e-3, "tau_syn": 8e-3}, 2.6e-10),
+    ("alif", ALIF, {}, {"t_ref": 2e-3, "beta": 4e-3}, 3e-10),
+    ("adex", AdEx, {}, {"t_ref": 1.5e-3}, 8e-10),
+]
+
+
+@pytest.mark.parametrize("model, cls, flags, params, mean", CASES, ids=[c[0] for c in CASES])
+def test_layer_matches_bruteforce_brian2_scheme(model, cls, flags, params, mean):
+    rng = np.random.default_rng(7)
+    current = mean + 1.5e-10 * rng.standard_normal((3000, 2))
+    layer = cls(2, DT, **flags, **params)
+    spikes, traces = layer.simulate(torch.tensor(current[:, None, :]))
+    assert traces["v"].dtype == torch.float64
+    total = 0
+    for n in range(2):
+        ref_spikes, ref_v = _reference(model, params, current[:, n], DT)
+        np.testing.assert_array_equal(spikes[:, 0, n].numpy().astype(bool), ref_spikes)
+        np.testing.assert_allclose(traces["v"][:, 0, n].numpy(), ref_v, rtol=0, atol=1e-12)
+        total += ref_spikes.sum()
+    assert total >= 10  # the comparison covered spikes, resets and refractory periods
+
+
+@pytest.mark.parametrize("t_ref, k", [(2e-3, 20), (2.05e-3, 20), (0.5e-3, 5), (0.05e-3, 0)])
+def test_refractory_period_is_brian2s_whole_step_count(t_ref, k):
+    """Brian2: refractory while steps since spike < K = int((t_ref + 1e-3 dt) / dt); with a huge
+    current the neuron fires every max(K, 1) steps and sits at v_reset for K samples."""
+    layer = LIF(1, DT, t_ref=t_ref)
+    spikes, traces = layer.simulate(torch.full((200, 1, 1), 1e-6, dtype=torch.float64))
+    times = torch.nonzero(spikes[:, 0, 0]).flatten()
+    assert set(torch.diff(times).tolist()) == {max(k, 1)}
+    v = traces["v"][:, 0, 0]
+    first = int(times[0])
+    assert torch.all(v[first : first + max(k, 1)] == layer.intrinsic()["v_reset"])
+
+
+@pytest.mark.parametrize("t_ref", [0.0, 2e-3])
+def test_lif_f_i_curve_matches_closed_form(t_ref):
+    """Continuous: ISI = t_ref + t_c, t_c = tau ln((v_inf - v_reset) / (v_inf - v_th)).
+    Brian2's scheme (K = t_ref/dt frozen-or-waiting steps, then the first step j with j dt > t_c)
+    gives ISI = K dt + floor(t_c / dt) dt exactly: within one dt below the continuous value."""
+    tau, r, v_rest, v_th = 20e-3, 1e8, -70e-3, -50e-3
+    currents = np.array([0.19e-9, 0.2007e-9, 0.23e-9, 0.3e-9, 0.5e-9, 1.0e-9, 2.0e-9])
+    layer = LIF(1, DT, t_ref=t_ref)
+    spikes = layer(torch.tensor(currents, dtype=torch.float64)[None, :, None].expand(12000, -1, 1))
+    k = _brian2_refractory_steps(t_ref, DT)
+    for b, i in enumerate(currents):
+        times = torch.nonzero(spikes[:, b, 0]).flatten().numpy()
+        v_inf = v_rest + r * i
+        if v_inf <= v_th:
+            assert times.size == 0
+            continue
+        t_c = tau * math.log((v_inf - v_rest) / (v_inf - v_th))
+        isi = np.diff(times)
+        assert isi.size >= 2
+        assert set(isi.tolist()) == {k + math.floor(t_c / DT)}
+        assert 0 <= (t_ref + t_c) - isi[0] * DT < DT
+
+
+@pytest.mark.parametrize("t_ref, surrogate", [(0.0, "fast_sigmoid"), (2e-3, "atan"), (1e-3, "multi_gaussian")])
+def test_fused_lif_scan_equals_generic_loop_bits_and_gradients(t_ref, surrogate):
+    torch.manual_seed(0)
+    layer = LIF(4, DT, t_ref=t_ref, surrogate=surrogate, width=2e-3, per_neuron=t_ref > 0,
+                learn=("tau_mem", "R", "v_rest", "v_reset", "v_th")).double()
+    current = (3e-10 + 2e-10 * torch.randn(400, 3, 4, dtype=torch.float64)).requires_grad_(True)
+    w_z, w_v = torch.randn(2, 400, 3, 4, dtype=torch.float64)
+    results = []
+    for generic in (False, True):
+        if generic:
+            layer._scan = lambda *args: NeuronLayer._scan(layer, *args)
+        layer.zero_grad()
+        current.grad = None
+        spikes, traces = layer.simulate(current)
+        ((spikes * w_z).sum() + 100 * (traces["v"] * w_v).sum()).backward()
+        grads = [current.grad.clone()] + [p.grad.clone() for p in layer.parameters()]
+        results.append((spikes.detach(), traces["v"].detach(), grads))
+    del layer._scan
+    (z1, v1, g1), (z2, v2, g2) = results
+    assert z1.sum() > 5
+    assert torch.equal(z1, z2) and torch.equal(v1, v2)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9 * b.abs().max().item())
+
+
+@pytest.mark.parametrize("cls, flags", [(LIF, {}), (ALIF, {})])
+def test_simulation_continues_bit_exactly_from_returned_state(cls, flags):
+    current = 3e-10 + 1e-10 * torch.randn(600, 2, 3, generator=torch.Generator().manual_seed(3))
+    layer = cls(3, DT, **flags)
+    whole = layer(current)
+    first, state = layer(current[:250], return_state=True)
+    second = layer(current[250:], state=state)
+    assert torch.equal(whole, torch.cat([first, second]))
+
+
+LAYERS = [
+    (LIF, {}, 3e-10),
+    (LIF, {"synaptic": True}, 3e-10),
+    (ALIF, {}, 3e-10),
+    (AdEx, {}, 8e-10),
+    (QIF, {}, 0.8e-10),
+]
+IDS = ["lif", "lif_syn", "alif", "adex", "qif"]
+
+
+def _learnable(layer):
+    return tuple(p.name for p in layer.model.parameters if p.learnable)
+
+
+@pytest.mark.parametrize("cls, flags, mean", LAYERS, ids=IDS)
+def test_gradients_finite_and_nonzero_through_10000_steps(cls, flags, mean):
+    probe = cls(3, DT, **flags)
+    layer = cls(3, DT, **flags, learn=_learnable(probe))
+    gen = torch.Generator().manual_seed(1)
+    current = (mean * (1 + 0.5 * torch.randn(10_000, 2, 3, generator=gen))).requires_grad_(True)
+    spikes, traces = layer.simulate(current)
+    assert spikes.sum() > 20
+    (spikes.sum() + traces["v"].mean() * 1e3).backward()
+    assert torch.isfinite(current.grad).all()
+    assert current.grad[:100].abs().sum() > 0  # the first steps still receive gradient
+    for name, p in layer.named_parameters():
+        assert torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("maximize", [False, True])
+@pytest.mark.parametrize("cls, flags, mean", LAYERS, ids=IDS)
+def test_learned_parameters_stay_in_bounds_under_huge_sgd_steps(cls, flags, mean, maximize):
+    probe = cls(4, DT, **flags)
+    layer = cls(4, DT, **flags, learn=_learnable(probe))
+    opt = torch.optim.SGD(layer.parameters(), lr=1e6, maximize=maximize)
+    current = mean * (1 + torch.rand(300, 2, 4, generator=torch.Generator().manual_seed(2)))
+    for _ in range(6):
+        opt.zero_grad()
+        spikes, traces = layer.simulate(current)
+        (spikes.sum() + traces["v"].sum()).backward()
+        opt.step()
+    for name, value in layer.intrinsic().items():
+        lo, hi = layer.model.parameter(name).bounds
+        assert torch.isfinite(value).all(), name
+        assert ((value >= lo) & (value <= hi)).all(), (name, value)
+    assert torch.isfinite(layer(current)).all()
+
+
+@pytest.mark.parametrize(
+    "bounds, value",
+    [((1e-4, 1.0), 0.02), ((-0.1, 0.0), -0.07), ((0.0, math.inf), 3.0), ((-math.inf, 2.0), -5.0),
+     ((-math.inf, math.inf), -1.5), ((1e6, 1e10), 1e6)],
+)
+def test_reparametrization_round_trips_and_saturates_at_bounds(bounds, value):
+    from biofit.neurons.params import _scale
+
+    k = _scale(value, bounds)
+    raw = unconstrain(torch.tensor([value], dtype=torch.float64), bounds, k, value)
+    back = constrain(raw, bounds, k, value).item()
+    span = bounds[1] - bounds[0] if math.isfinite(bounds[1] - bounds[0]) else 1.0
+    assert back == pytest.approx(value, rel=1e-8, abs=1e-8 * span)
+    if math.isfinite(bounds[0]) or math.isfinite(bounds[1]):
+        extremes = constrain(torch.tensor([-1e30, 1e30], dtype=torch.float64), bounds, k, value)
+        assert bounds[0] <= extremes[0].item() <= extremes[1].item() <= bounds[1]
+
+
+def test_per_neuron_and_shared_parameter_shapes():
+    per = LIF(5, DT, learn=("tau_mem", "v_th"))
+    shared = LIF(5, DT, learn=("tau_mem", "v_th"), per_neuron=False)
+    assert per.params.raw_tau_mem.shape == (5,) and per.intrinsic()["R"].shape == (5,)
+    assert shared.params.raw_tau_mem.shape == () and shared.intrinsic()["v_th"].shape == ()
+    assert sum(p.numel() for p in shared.parameters()) == 2
+
+
+def test_per_neuron_values_act_per_neuron():
+    layer = LIF(3, DT, v_th=[-0.055, -0.05, -0.045])
+    counts = layer(torch.full((5000, 1, 3), 3e-10)).sum(dim=(0, 1))
+    assert counts[0] > counts[1] > counts[2] > 0
+
+
+def test_output_dtype_follows_input():
+    layer = ALIF(2, DT)
+    for dtype in (torch.float32, torch.float64):
+        spikes, traces = layer.simulate(torch.full((10, 1, 2), 1e-10, dtype=dtype))
+        assert spikes.dtype == dtype and traces["a"].dtype == dtype
+
+
+def test_intrinsic_parameters_reject_bad_learn_names():
+    model = get_model("lif")
+    with pytest.raises(ValueError, match="lif.t_ref is not learnable"):
+        IntrinsicParameters(model, 2, learn=("t_ref",))
+    with pytest.raises(ValueError, match="has no parameter 'tau'"):
+        IntrinsicParameters(model, 2, learn=("tau",))
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: LIF(3, 0.0), ValueError, "dt must be a finite time step > 0"),
+        (lambda: LIF(3, -1e-4), ValueError, "dt must be"),
+        (lambda: LIF(3, float("nan")), ValueError, "dt must be"),
+        (lambda: LIF(0, DT), ValueError, "n_neurons must be a positive int"),
+        (lambda: LIF(3, DT, tau=0.01), ValueError, r"unknown parameter\(s\) \['tau'\]"),
+        (lambda: LIF(3, DT, tau_mem=-0.01), ValueError, "lif.tau_mem = -0.01 second is outside"),
+        (lambda: ALIF(3, DT, beta=[1e-3, 2e-3]), ValueError, "alif.beta has 2 values, expected n_neurons=3"),
+        (lambda: LIF(3, DT, per_neuron=False, v_th=[-0.05] * 3), ValueError, "per_neuron=False"),
+        (lambda: LIF(3, DT, surrogate="erf"), ValueError, "unknown surrogate 'erf'"),
+        (lambda: LIF(3, DT, width=0.0), ValueError, "width must be > 0"),
+        (lambda: QIF(3, DT, v_peak=-0.06), ValueError, "v_peak > v_rest \\+ delta_v"),
+    ],
+)
+def test_bad_construction_raises_naming_the_problem(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize("cls", [LIF, ALIF, AdEx, QIF])
+def test_bad_current_raises_naming_the_problem(cls):
+    layer = cls(3, DT)
+    good = torch.zeros(5, 2, 3)
+    nan = good.clone()
+    nan[2, 1, 0] = float("nan")
+    nan[3, 0, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"1 NaN and 1 infinite values \(first at \[t, b, n\] = \(2, 1, 0\)\)"):
+        layer(nan)
+    with pytest.raises(ValueError, match="rank 3"):
+        layer(good[0])
+    with pytest.raises(ValueError, match="current has 4 neurons"):
+        layer(torch.zeros(5, 2, 4))
+    with pytest.raises(TypeError, match="floating"):
+        layer(good.long())
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        layer(good.numpy())
+    with pytest.raises(ValueError, match="state.v has shape"):
+        layer(good, state=layer.initial_state(3))
