@@ -49,7 +49,9 @@ def median_time(fn, repeats: int) -> tuple[float, float]:
 def record(table: str, case: str, ours: tuple[float, float], peer: float | None, note: str = "") -> None:
     """Print one row and keep it for the CSV; ``ours`` = (wall s, cpu s), ``peer`` = wall s."""
     wall, cpu = ours
-    ROWS.append({"table": table, "case": case, "biofit_s": wall, "biofit_cpu_s": cpu, "peer_s": peer, "note": note})
+    ROWS.append(
+        {"table": table, "case": case, "biofit_s": wall, "biofit_cpu_s": cpu, "peer_s": peer, "note": note}
+    )
     ratio = f"{peer / wall:9.1f}x" if peer else " " * 10
     p = f"{peer:10.4f}" if peer is not None else " " * 10
     print(f"{case:<44}{wall:10.4f}{cpu:10.4f}{p}{ratio}  {note}")
@@ -69,7 +71,9 @@ def compile_cost() -> None:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         for label in ("empty cache (compile)", "warm cache (load)"):
-            out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            )
             t_import, t_first = map(float, out.stdout.split())
             note = f"import lzc {t_import:.2f} s; wall time of the child, cpu column n/a"
             record("compile", f"first call, {label}", (t_first, float("nan")), None, note)
@@ -147,7 +151,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller run: no n = 1e7, peer on 50 rows")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (timings are noisy when > 0)")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} CPUs, load average {load:.2f} (timings are noisy when > 0)")
     compile_cost()
     batch_table(args.quick)
     single_table(args.quick)

@@ -80,6 +80,15 @@ def test_consecutive_calls_with_different_models_do_not_interfere():
     assert prefs.codegen.target == "auto"  # restored after each call
 
 
+def test_new_current_length_and_population_size_reuse_the_compiled_code():
+    from brian2.codegen.runtime.cython_rt.extension_manager import cython_extension_manager
+
+    simulate("lif", None, np.full(100, 0.3e-9), DT)
+    modules = len(cython_extension_manager._code_cache)
+    simulate("lif", {"v_th": np.full(3, -0.055)}, np.full((257, 3), 0.3e-9), DT)
+    assert len(cython_extension_manager._code_cache) == modules
+
+
 def test_brian2_quantities_give_the_same_result_as_si_floats():
     floats = simulate("lif", {"tau_mem": 0.01, "v_th": -0.055}, np.full(1000, 0.3e-9), DT)
     quantities = simulate(

@@ -131,7 +131,10 @@ def _lz76_count(s, st):
 
 @njit(cache=True)
 def _lz78_count(s, child):
-    """LZ78 distinct-phrase count of ``s`` (trailing repeated word not counted); trie of >= len(s) + 1 nodes."""
+    """LZ78 distinct-phrase count of ``s`` (a trailing repeated word is not counted).
+
+    ``child`` is the trie, room for >= len(s) + 1 nodes.
+    """
     child[0, 0] = -1
     child[0, 1] = -1
     size = 1

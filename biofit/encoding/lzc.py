@@ -17,12 +17,14 @@ Both run in :math:`O(n)` time (suffix automaton for LZ76, trie for LZ78; the pro
 :mod:`biofit.encoding._lz_kernels`).
 
 Normalisation (both variants, the same formula): :math:`c_{norm} = c(n) \log_2(n) / n`, base 2
-for a binary alphabet (Lempel & Ziv 1976, Theorem 2; Zhang et al. 2009, J. Math. Chem. 46,
-1203). For a stationary ergodic binary source it tends to the entropy rate in bits per symbol
-(slowly: :math:`O(\log\log n / \log n)` bias). For the empty sequence :math:`c = 0` and
-:math:`c_{norm} = 0.0` by definition (antropy returns :math:`c = 1` there and divides by zero
-when normalising); for :math:`n = 1` the formula gives :math:`c_{norm} = 0.0` since
-:math:`\log_2 1 = 0` (antropy raises ZeroDivisionError).
+for the binary alphabet. Lempel & Ziv (1976) bound :math:`c(n) < n / ((1 - \epsilon_n) \log_2 n)`
+with :math:`\epsilon_n \to 0`, so a random sequence scores about 1 (slightly above at finite
+n); for a stationary ergodic source :math:`c_{norm}` tends to the entropy rate in bits per
+symbol (Zhang et al. 2009, J. Math. Chem. 46, 1203), slowly: the bias decays only
+logarithmically in n (at n = 1e6, +1.2 % for Bernoulli p = 0.5, -2.3 % for p = 0.1).
+For the empty sequence :math:`c = 0` and :math:`c_{norm} = 0.0` by definition (antropy returns
+:math:`c = 1` there and raises ValueError when normalising); for :math:`n = 1` the formula gives
+:math:`c_{norm} = 0.0` since :math:`\log_2 1 = 0` (antropy raises ZeroDivisionError).
 
 Input: a str of '0'/'1', a bool / int / float array (or list) holding only 0 and 1, or a torch
 tensor (converted with ``.detach().cpu().numpy()``; torch itself is never imported here).
@@ -136,7 +138,7 @@ def coarse_grain(x, bin_width: int) -> np.ndarray:
 def multiscale_lzc(X, bin_widths, variant: str = "lz76", normalize: bool = True) -> np.ndarray:
     """Lempel-Ziv complexity of every row after coarse-graining at each bin width.
 
-    X : [n_rows, n_bins] binary raster; bin_widths : sequence of ints, each in 1..n_bins.
+    X : [n_rows, n_bins] binary raster; bin_widths : int or sequence of ints, each in 1..n_bins.
     Row i, scale k is ``lzc_batch(coarse_grain(X, bin_widths[k]))[i]`` (normalised with the
     coarse length n_bins // bin_widths[k]).
     Returns float64[n_rows, n_scales] (int64 counts if ``normalize`` is False).

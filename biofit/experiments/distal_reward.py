@@ -55,27 +55,23 @@ def simulate_distal_reward(
     """
     duration_s, dt = positive_finite("duration_s", duration_s), positive_finite("dt", dt)
     gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
     n_steps, every = round(duration_s / dt), max(1, round(record_every_s / dt))
     w = torch.full((n_runs, n_pre, n_post), float(w_init), dtype=torch.float64)
     state = RewardModulatedSTDP(rule, dt).init_state(w)
-    pending = np.full((n_runs, n_steps + round(delay_s[1] / dt) + 2), 0.0)
-    last_pre0 = np.full(n_runs, -np.inf)
+    delays = torch.randint(round(delay_s[0] / dt), round(delay_s[1] / dt) + 1, (n_steps, n_runs), generator=gen)
+    pending = torch.zeros(n_runs, n_steps + round(delay_s[1] / dt) + 1, dtype=torch.float64)
+    runs = torch.arange(n_runs)
+    last_pre0 = torch.full((n_runs,), -1e9, dtype=torch.float64)
     pre_prev = torch.zeros(n_runs, n_pre, dtype=torch.float64)
     target_hist, others_hist = [], []
-    n_rewards = np.zeros(n_runs, dtype=int)
     for t in tqdm(range(n_steps), disable=not progress, desc="distal reward"):
         pre = (torch.rand(n_runs, n_pre, generator=gen) < rate_pre_hz * dt).double()
         drive = rate_post_hz * dt + coupling * torch.einsum("bi,bij->bj", pre_prev, w)
         post = (torch.rand(n_runs, n_post, generator=gen) < drive).double()
-        pre0, post0 = pre[:, 0].numpy() > 0, post[:, 0].numpy() > 0
-        hit = post0 & (t * dt - last_pre0 <= window_s)
-        last_pre0 = np.where(hit, -np.inf, np.where(pre0, t * dt, last_pre0))
-        for b in np.flatnonzero(hit):
-            pending[b, t + round(rng.uniform(*delay_s) / dt)] += 1.0
-            n_rewards[b] += 1
-        reward = torch.from_numpy(pending[:, t])
-        w, state = rstdp_step(pre, post, reward, state, w, rule, dt)
+        hit = (post[:, 0] > 0) & (t * dt - last_pre0 <= window_s + 1e-12)
+        last_pre0 = torch.where(hit, -1e9, torch.where(pre[:, 0] > 0, t * dt, last_pre0))
+        pending.index_put_((runs, t + delays[t]), hit.double(), accumulate=True)
+        w, state = rstdp_step(pre, post, pending[:, t], state, w, rule, dt)
         pre_prev = pre
         if (t + 1) % every == 0:
             target_hist.append(w[:, 0, 0].clone())
@@ -85,7 +81,7 @@ def simulate_distal_reward(
         "target_history": torch.stack(target_hist, 1).numpy() if target_hist else np.zeros((n_runs, 0)),
         "others_mean_history": torch.stack(others_hist, 1).numpy() if others_hist else np.zeros((n_runs, 0)),
         "record_every_s": every * dt,
-        "n_rewards": n_rewards,
+        "n_rewards": pending.sum(1).numpy().astype(int),
     }
 
 

@@ -93,13 +93,16 @@ def gamma_factor(
         \qquad \mathcal N = 1 - 2\,\nu_\mathrm{data}\,\Delta,
 
     (Kistler, Gerstner & van Hemmen 1997, Neural Comput. 9:1015; Jolivet, Kobayashi, Rauch, Naud,
-    Shinomoto & Gerstner 2008, J. Neurosci. Methods 169:417), with :math:`\nu = N / T` the mean rates over the duration T,
-    and :math:`N_\mathrm{coinc}` the one-to-one coincidence count of :func:`count_coincidences`.
+    Shinomoto & Gerstner 2008, J. Neurosci. Methods 169:417), with :math:`\nu = N / T` the mean rates
+    over the duration T, and :math:`N_\mathrm{coinc}` the one-to-one coincidence count of
+    :func:`count_coincidences`.
     :math:`\langle N_\mathrm{coinc}\rangle` is the expected count for a Poisson train of the model's
     rate, so :math:`\Gamma \approx 0` for an independent train, and :math:`\Gamma = 1` for identical
     trains (then :math:`\nu_\mathrm{model} = \nu_\mathrm{data}` and the numerator equals
     :math:`N_\mathrm{data}\mathcal N`). Jolivet et al. use one rate in both places; they coincide
-    whenever Γ is near 1, which is the regime where Γ is read.
+    whenever Γ is near 1, which is the regime where Γ is read. Since each spike counts at most once,
+    chance coincidences sharing a window count once, and Γ of independent trains sits slightly below
+    0, by about :math:`(2\nu\Delta)^2`.
 
     With ``rate_correction=True`` the score is penalised for a firing-rate mismatch as in Clopath et
     al. 2007 (Neurocomputing 70:1668) and brian2modelfitting's ``GammaFactor``:
@@ -141,7 +144,8 @@ def gamma_factor(
     norm = 1.0 - 2.0 * rate_data * delta
     if norm <= 0:
         raise ValueError(
-            f"delta_s={delta} is too wide for the data rate {rate_data:.3g} Hz (1 - 2*rate*delta = {norm:.3g})"
+            f"delta_s={delta} is too wide for the data rate {rate_data:.3g} Hz "
+            f"(1 - 2*rate*delta = {norm:.3g})"
         )
     n_coinc = count_coincidences(data, model, delta)
     expected = 2.0 * rate_model * delta * n_data

@@ -209,6 +209,8 @@ class STDP:
                 f"pre_raster [T, B, N_pre] {tuple(pre.shape)} and post_raster [T, B, N_post] "
                 f"{tuple(post.shape)} differ in T or B"
             )
+        if pre.shape[0] == 0:
+            raise ValueError("pre_raster and post_raster have no time bins (T = 0)")
         if state is None:
             state = init_state(pre.shape[1], pre.shape[2], post.shape[2], w.dtype, w.device)
         _check_shapes(pre.shape[1:], post.shape[1:], state, w)

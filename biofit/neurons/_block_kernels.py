@@ -37,13 +37,12 @@ overflow for long blocks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-SpikeFn = Callable[[Tensor], Tensor]
+from biofit.neurons.surrogate import surrogate_grad
 
 
 class BlockConstants(NamedTuple):
@@ -107,14 +106,15 @@ class _Block(torch.autograd.Function):
     """Forward and hand-written backward of one block (see the module docstring).
 
     Inputs: drive ``[N, n, B]``; v0, a0, refractory ``[N, 1, B]``; toeplitz ``[N|1, n, n]``;
-    adapt_pow ``[N|1, n+1, 1]``; decay, v_th, beta, v_reset, ref_steps ``[N|1, 1, 1]``; spike.
+    adapt_pow ``[N|1, n+1, 1]``; decay, v_th, beta, v_reset, ref_steps ``[N|1, 1, 1]``; the
+    surrogate's name and width (`biofit.neurons.surrogate`).
     Outputs: spikes ``[N, n, B]``, membrane potential without reset ``[N, n, B]``, v, a and
     refractory at the end of the block, and the (non-differentiable) spike step j* (n if none).
     """
 
     @staticmethod
     def forward(ctx, drive, v0, a0, refractory, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
-                ref_steps, spike):
+                ref_steps, surrogate, width):
         n = drive.shape[1]
         step = torch.arange(n, device=drive.device).view(1, n, 1)
         first_active = (refractory - 1.0).clamp(min=0.0).long()  # f, [N, 1, B]
@@ -126,9 +126,10 @@ class _Block(torch.autograd.Function):
         v = torch.matmul(toeplitz, y)
         distance = v - v_th - a0 * adapt_pow[:, 1:]
         crossing = (distance > 0) & active
-        t_spike = crossing.to(torch.uint8).argmax(dim=1, keepdim=True)  # first crossing (0 if none)
-        fired = crossing.gather(1, t_spike)
-        t_spike = torch.where(fired, t_spike, torch.full_like(t_spike, n))
+        # cumulative crossing count: positive from the first crossing on, so j* = n - #positive
+        seen = torch.cumsum(crossing, dim=1, dtype=torch.int32) > 0
+        fired = seen[:, -1:]
+        t_spike = n - seen.sum(dim=1, keepdim=True, dtype=torch.int64)  # n if no crossing
         spikes = (step == t_spike).to(drive.dtype)
         since = (n - 1) - t_spike.clamp(max=n - 1)
         pow_since = adapt_pow[:, :, 0].expand(v0.shape[0], -1).gather(1, since[:, 0]).unsqueeze(1)
@@ -138,7 +139,7 @@ class _Block(torch.autograd.Function):
         ref_end = torch.where(fired, (ref_steps - since).clamp(min=0.0), (refractory - n).clamp(min=0.0))
         ctx.save_for_backward(y, distance, v0, a0, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
                               first_active, t_spike, pow_since)
-        ctx.spike = spike
+        ctx.surrogate = (surrogate, width)
         ctx.mark_non_differentiable(ref_end, t_spike)
         return spikes, v, v_end, a_end, ref_end, t_spike
 
@@ -153,11 +154,8 @@ class _Block(torch.autograd.Function):
         starts = first_active < n
         # surrogate derivative where the sequential step is live: active and not after the spike
         live = (step >= first_active) & (step <= t_spike)
-        with torch.enable_grad():
-            x = distance.detach().requires_grad_()
-            # contiguous: the incoming gradient is a transposed view, and bmm on it would loop
-            (g_dist,) = torch.autograd.grad(ctx.spike(x), x, g_spikes.contiguous())
-        g_dist = g_dist * live
+        # contiguous: the incoming gradient is a transposed view, and bmm on it would loop
+        g_dist = (g_spikes * surrogate_grad(ctx.surrogate[0], distance, ctx.surrogate[1]) * live).contiguous()
         g_mem = g_dist if g_v is None else g_dist + g_v
         if g_v_end is not None:
             g_mem[:, -1:] += g_v_end * (starts & ~fired)
@@ -167,10 +165,9 @@ class _Block(torch.autograd.Function):
         g_v0 = decay * g_start
         g_decay = _sum_to(g_start * v0, decay)
         g_toeplitz = _sum_to(torch.matmul(g_mem, y.transpose(1, 2)), toeplitz)
-        rho = adapt_pow[:, 1:].transpose(1, 2)  # [N|1, 1, n]
-        g_a0 = -torch.matmul(rho.expand(g_dist.shape[0], -1, -1), g_dist)
+        g_a0 = -(g_dist * adapt_pow[:, 1:]).sum(dim=1, keepdim=True)
         g_adapt = torch.zeros_like(adapt_pow.expand(g_dist.shape[0], -1, -1))
-        g_adapt[:, 1:] = -torch.matmul(g_dist, a0.transpose(1, 2))
+        g_adapt[:, 1:] = -(g_dist * a0).sum(dim=2, keepdim=True)
         g_v_th = _sum_to(-g_dist.sum(dim=(1, 2), keepdim=True), v_th)
         g_beta = g_v_reset = None
         if g_a_end is not None:
@@ -184,11 +181,11 @@ class _Block(torch.autograd.Function):
             g_v_reset = _sum_to((g_v_end * fired).sum(dim=2, keepdim=True), v_reset)
         g_adapt = _sum_to(g_adapt, adapt_pow)
         return (g_drive, g_v0, g_a0, None, g_toeplitz, g_adapt, g_decay, g_v_th, g_beta, g_v_reset,
-                None, None)
+                None, None, None)
 
 
 def block_update(
-    drive: Tensor, s: BlockState, k: BlockConstants, spike: SpikeFn, record: bool = False
+    drive: Tensor, s: BlockState, k: BlockConstants, surrogate: str, width: float, record: bool = False
 ) -> tuple[Tensor, BlockState, tuple[Tensor, Tensor] | None]:
     """One block: `drive` ``[N, n, B]`` (V, `alif_drive`) for ``n <= L`` steps -> spikes ``[N, n, B]``.
 
@@ -198,7 +195,7 @@ def block_update(
     n = drive.shape[1]
     spikes, v, v_end, a_end, ref_end, t_spike = _Block.apply(
         drive, s.v, s.a, s.refractory, k.toeplitz[:, :n, :n], k.adapt_pow[:, : n + 1], k.decay,
-        k.v_th, k.beta, k.v_reset, k.ref_steps, spike,
+        k.v_th, k.beta, k.v_reset, k.ref_steps, surrogate, width,
     )
     traces = None
     if record:

@@ -44,8 +44,9 @@ def check_current(current: object, n_neurons: int) -> Tensor:
         raise ValueError(f"current has {current.shape[2]} neurons (last dim), layer has {n_neurons}")
     if current.shape[0] == 0:
         raise ValueError("current has T = 0 time steps")
-    if bool(torch.isfinite(current.sum())):  # one pass, no temporary: NaN/inf would propagate
-        return current
+    with torch.no_grad():  # one pass, no [T, B, N] temporary: a NaN or inf would propagate
+        if bool(torch.isfinite(current.sum())):
+            return current
     bad = ~torch.isfinite(current)
     if bool(bad.any()):
         n_nan = int(torch.isnan(current).sum())

@@ -13,7 +13,8 @@ Discrete-time scheme, step n: forward Euler from the state at ``n dt`` with the 
     w' = w + \frac{dt}{\tau_w}\big(a(v - E_L) - w\big)
 
 then ``z = H(v' - V_peak)`` (not refractory only), ``v = (1 - z) v' + z V_reset``,
-``w = w' + b z``; refractory rule as in `biofit.neurons.lif`. The exponent is capped at 50 before
+``w = w' + b z`` (z a constant for the backward pass in both, see
+`biofit.neurons.lif.reset`); refractory rule as in `biofit.neurons.lif`. The exponent is capped at 50 before
 ``exp``; this changes no spike: at the cap the exponential current is
 :math:`g_L\Delta_T e^{50} \geq 5\times 10^{7}` A for every parameter inside the bounds, so the step
 lands far above ``V_peak`` either way (unless :math:`|I - w|` exceeds that), while float32 stays
@@ -93,7 +94,7 @@ def adex_update(current: Tensor, s: AdExState, c: AdExCoefficients, spike: Spike
         v = torch.where(active, v, s.v)
         z = spike(v - c.V_peak) * active
         remaining = refractory_start(z, remaining, c.ref_steps)
-    return z, AdExState(reset(v, z, c.V_reset), torch.addcmul(w, z, c.b), remaining)
+    return z, AdExState(reset(v, z, c.V_reset), torch.addcmul(w, z.detach(), c.b), remaining)
 
 
 class AdEx(NeuronLayer):

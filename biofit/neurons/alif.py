@@ -15,7 +15,9 @@ refractory rule as in `biofit.neurons.lif`, K = floor((t_ref + 1e-3 dt) / dt)):
     v &\leftarrow \mathrm{lerp}(v', v_{reset}, z), \qquad a \leftarrow a' + \beta z
 
 `alif_drive` (all steps at once, elementwise) then `alif_update` per step is the whole scheme:
-Block-ALIF and other reformulations must reproduce it bit for bit.
+Block-ALIF and other reformulations must reproduce it bit for bit. In the backward pass the spike
+enters the reset and the jump ``a += beta z`` as a constant (gradient only through the surrogate
+of the threshold crossing, as in 2311.11390's code; see `biofit.neurons.lif.reset` for why).
 
 Example
 -------
@@ -102,7 +104,7 @@ def alif_update(drive: Tensor, s: ALIFState, c: ALIFCoefficients, spike: SpikeFn
         v = torch.where(active, v, s.v)
         z = spike(v - c.v_th - a) * active
         remaining = refractory_start(z, remaining, c.ref_steps)
-    return z, ALIFState(reset(v, z, c.v_reset), torch.addcmul(a, z, c.beta), remaining)
+    return z, ALIFState(reset(v, z, c.v_reset), torch.addcmul(a, z.detach(), c.beta), remaining)
 
 
 def alif_step(

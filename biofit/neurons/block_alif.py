@@ -165,7 +165,7 @@ class BlockALIF(ALIF):
                 steps = x.shape[1]
                 pre = previous[:, :steps].detach() if self.detach_recurrent else previous[:, :steps]
                 x = torch.addmm(x.reshape(n, -1), weight_v, pre.reshape(n, -1)).view(n, steps, -1)
-            z, s, tr = block_update(x, s, k, self._spike, record)
+            z, s, tr = block_update(x, s, k, self.surrogate, self.width, record)
             out.append(z.permute(1, 2, 0))
             previous = z
             if record:

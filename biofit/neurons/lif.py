@@ -26,6 +26,11 @@ with the simulation's ``dt`` gives). At step n:
 4. reset ``v = lerp(v', v_reset, z)`` (exactly ``v_reset`` or ``v'`` for z in {0, 1}; no
    gradient through the reset's z, see `reset`) and start refractoriness.
 
+Without a synapse the layer runs the whole sequence as one autograd node (`_LIFScan`): its forward
+calls `lif_update` step by step with autograd off (same bits as the generic loop) and its backward
+is the hand-derived adjoint of that update (tested equal to autograd through the generic loop),
+which removes the per-step graph bookkeeping that dominates small layers.
+
 Example
 -------
 >>> import torch
@@ -79,7 +84,7 @@ def reset(v: Tensor, z: Tensor, v_reset: Tensor) -> Tensor:
     near-threshold step, so gradients explode over long sequences. Gradients still reach
     ``v_reset`` (weight z) and ``v`` (weight 1 - z).
     """
-    return torch.lerp(v, v_reset.expand_as(v), z.detach())
+    return torch.lerp(v, v_reset, z.detach())
 
 
 class LIFParameters(NamedTuple):
@@ -232,7 +237,8 @@ class _LIFScan(torch.autograd.Function):
         keep = 1.0 - z  # dv_t/du_t (the reset's z-path is detached, see `reset`)
         g_x = torch.zeros_like(x) if g_spikes is None else g_spikes * gate  # dL/dx_t
         g_drive = torch.empty_like(x)  # dL/d(drive_t) = dL/du_t where integrating
-        g_vs = torch.empty_like(x) if any(ctx.needs_input_grad[2:5]) else None
+        need_decay, need_th, need_reset = ctx.needs_input_grad[2:5]
+        g_vs = torch.empty_like(x) if need_reset else None
         carry = torch.zeros_like(v0)  # dL/dv_t through step t + 1
         for t in range(x.shape[0] - 1, -1, -1):
             g_vt = carry if g_v is None else carry + g_v[t]
@@ -246,9 +252,12 @@ class _LIFScan(torch.autograd.Function):
                 torch.mul(g_u, act[t], out=g_drive[t])
                 carry = torch.addcmul(g_u - g_drive[t], g_drive[t], decay)
         g_decay = g_th = g_reset = None
-        if g_vs is not None:
-            g_decay = (g_drive * torch.cat([v0[None], v[:-1]])).sum_to_size(decay.shape)
+        if need_decay:  # u_t = drive_t + decay * v_{t-1}
+            g_decay = (g_drive[0] * v0).sum_to_size(decay.shape)
+            g_decay = g_decay + (g_drive[1:] * v[:-1]).sum_to_size(decay.shape)
+        if need_th:
             g_th = -g_x.sum_to_size(v_th.shape)
+        if need_reset:
             g_reset = (g_vs * z).sum_to_size(v_reset.shape)
         return g_drive, carry, g_decay, g_th, g_reset, None, None, None, None
 

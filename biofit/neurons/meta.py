@@ -30,8 +30,9 @@ straight-through estimator). Its pseudo-derivative in :math:`x`,
 :math:`\\partial p / \\partial x = e^{\\ell - e^{\\ell}} / \\Delta_u` with
 :math:`\\ell = \\ln(dt / \\tau_{esc}) + x / \\Delta_u`, is a bump of width ~ :math:`\\Delta_u`: the
 noise sets the surrogate's width, and ``delta_u`` and ``tau_esc`` receive gradients too (they
-act only in stochastic mode). The spike's gradient also flows through the reset of ``v`` (the LIF
-scheme's convention) but not through the reset of ``q`` (see `meta_update`).
+act only in stochastic mode). As in the LIF scheme, no gradient flows through the resets' dependence
+on the spike (`biofit.neurons.lif.reset`), for ``v`` and for ``q``: through ``q`` the path
+spike -> q -> threshold -> spike would multiply the gradient by ~ theta_ref dz/dx at every spike.
 
 Randomness: one uniform per neuron, batch element and step (the whole [T, B, N] block drawn at the
 start of a call) from the layer's CPU `torch.Generator` (``seed=``), then moved to the input's
@@ -123,14 +124,13 @@ def meta_update(
 
     `drive` is the step's input terms (`biofit.neurons.lif.lif_drive` of the held current); `spike`
     maps the distance to the effective threshold (V) to 0/1 spikes (`escape_spike` with the step's
-    noise, or a surrogate spike function). ``q`` is reset by the detached spike.
+    noise, or a surrogate spike function). ``v`` and ``q`` are reset by `biofit.neurons.lif.reset`
+    (no gradient through the reset's dependence on the spike).
     """
     q = s.q * c.decay_ref
     threshold = c.lif.v_th + c.theta_ref * q
     z, lif = lif_update(drive, LIFState(s.v, s.I_syn, s.refractory), c.lif._replace(v_th=threshold), spike)
-    # q is reset by the detached spike: through z the path spike -> q -> threshold -> spike would
-    # multiply the gradient by ~theta_ref * dz/dx at every spike and BPTT would explode.
-    return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z.detach(), torch.ones_like(q)))
+    return z, MetaState(lif.v, lif.I_syn, lif.refractory, reset(q, z, torch.ones_like(q)))
 
 
 class MetaNeuron(NeuronLayer):

@@ -180,12 +180,12 @@ class IntrinsicParameters(nn.Module):
 class NeuronLayer(nn.Module):
     """Base of the spiking layers: intrinsic parameters, time step, and the loop over time.
 
-    A subclass supplies pure pieces (and may replace the loop, ``_scan``, by a fused equivalent): ``_coefficients(params, dt)`` (the per-layer constants of its
-    discrete-time update, computed once per call), ``_update(drive_t, state, coeffs)`` (one step,
-    returning ``(spikes, state)``), ``_initial_state(batch_size, params)`` and optionally
-    ``_drive(current, coeffs)`` (the per-step inputs of ``_update``, computed for all steps at once;
-    by default the current itself). The layer
-    stores no state between calls: pass ``state`` to continue a simulation.
+    A subclass supplies pure pieces: ``_coefficients(params, dt)`` (the per-layer constants of
+    its discrete-time update, computed once per call), ``_update(drive_t, state, coeffs)`` (one
+    step, returning ``(spikes, state)``), ``_initial_state(batch_size, params)`` and optionally
+    ``_drive(current, coeffs)`` (the per-step inputs of ``_update``, computed for all steps at
+    once; by default the current itself). It may also replace the loop, ``_scan``, by a fused
+    equivalent. The layer stores no state between calls: pass ``state`` to continue a simulation.
 
     Shapes: current ``float[T, B, N]`` (ampere) -> spikes ``float[T, B, N]`` (0/1, the input's
     dtype; ``spikes[n]`` is the spike emitted at the end of step n, Brian2 spike time ``n*dt``).

@@ -28,7 +28,9 @@ GROUP_NAME = "biofit_neurons"
 TARGETS = ("cython", "numpy")
 
 # Exceptions raised when the C compiler or linker fails (distutils/setuptools, Cython).
-_COMPILE_ERRORS = {"CompileError", "LinkError", "CCompilerError", "DistutilsExecError", "DistutilsPlatformError"}
+_COMPILE_ERRORS = {
+    "CompileError", "LinkError", "CCompilerError", "DistutilsExecError", "DistutilsPlatformError",
+}
 
 
 def resolve_model(model: str | NeuronModel) -> NeuronModel:
@@ -92,7 +94,8 @@ def make_group(
             continue
         value = initial[name]
         if not isinstance(value, Quantity):  # SI floats: attach the variable's unit
-            value = finite(np.asarray(value, dtype=np.float64), f"initial[{name!r}]") * get_unit(group.variables[name].dim)
+            value = finite(np.asarray(value, dtype=np.float64), f"initial[{name!r}]")
+            value = value * get_unit(group.variables[name].dim)
         setattr(group, name, value)
     return group
 

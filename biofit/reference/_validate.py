@@ -28,7 +28,8 @@ def finite(arr: np.ndarray, name: str) -> np.ndarray:
     if bad.any():
         first = np.unravel_index(int(np.argmax(bad)), arr.shape)
         kinds = "NaN" if np.isnan(arr).any() and not np.isinf(arr).any() else "NaN/inf"
-        raise ValueError(f"{name} has {int(bad.sum())} {kinds} values (first at index {tuple(map(int, first))})")
+        where = tuple(int(k) for k in first)
+        raise ValueError(f"{name} has {int(bad.sum())} {kinds} values (first at index {where})")
     return arr
 
 
@@ -61,7 +62,9 @@ def current_matrix(current) -> np.ndarray:
     """The injected current [A] as float[T] or float[T, N], finite."""
     arr = finite(si_array(current, "current", "amp"), "current")
     if arr.ndim not in (1, 2):
-        raise ValueError(f"current must be float[T] or float[T, N] amperes, got rank {arr.ndim} (shape {arr.shape})")
+        raise ValueError(
+            f"current must be float[T] or float[T, N] amperes, got rank {arr.ndim} (shape {arr.shape})"
+        )
     if arr.shape[0] == 0 or arr.size == 0:
         raise ValueError(f"current is empty (shape {arr.shape})")
     return arr

@@ -18,7 +18,14 @@ from biofit.models.base import NeuronModel
 from biofit.reference import _validate
 from biofit.reference._drive import NAME as DRIVE_NAME
 from biofit.reference._drive import SampledCurrent
-from biofit.reference._network import check_initial, check_record, make_group, population_size, resolve_model, run_network
+from biofit.reference._network import (
+    check_initial,
+    check_record,
+    make_group,
+    population_size,
+    resolve_model,
+    run_network,
+)
 from biofit.reference.trace import Trace
 
 

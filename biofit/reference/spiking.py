@@ -26,7 +26,14 @@ from brian2 import seed as brian_seed
 
 from biofit.models.base import NeuronModel
 from biofit.reference import _validate
-from biofit.reference._network import check_initial, check_record, make_group, population_size, resolve_model, run_network
+from biofit.reference._network import (
+    check_initial,
+    check_record,
+    make_group,
+    population_size,
+    resolve_model,
+    run_network,
+)
 from biofit.reference.trace import Trace
 
 _RESERVED = ("I_in", "I_bias", "tau_in")
@@ -46,7 +53,9 @@ def input_spike_steps(input_spikes, dt: float, n_steps: int) -> tuple[np.ndarray
             raise ValueError("a spike raster input_spikes must hold only 0/1 (or bool) values")
         afferent, step = np.nonzero(raster)
         if np.any(step >= n_steps):
-            raise ValueError(f"input_spikes has spikes in column {int(step.max())}, at or after the end (step {n_steps})")
+            raise ValueError(
+                f"input_spikes has spikes in column {int(step.max())}, at or after the end (step {n_steps})"
+            )
         return afferent.astype(np.int64), step.astype(np.int64), raster.shape[0]
     if isinstance(input_spikes, (str, bytes, np.ndarray)) and np.ndim(input_spikes) != 1:
         raise TypeError("input_spikes must be a raster [n_afferents, T] or a sequence of spike-time arrays")
@@ -138,7 +147,10 @@ def simulate_spiking_input(
     if seed is not None:
         brian_seed(int(seed))
     pre, post = np.nonzero(w)
-    extra = "I_ext = I_in + I_bias : amp\ndI_in/dt = -I_in / tau_in : amp\nI_bias : amp (constant)\ntau_in : second (constant)"
+    extra = "\n".join(
+        ["I_ext = I_in + I_bias : amp", "dI_in/dt = -I_in / tau_in : amp",
+         "I_bias : amp (constant)", "tau_in : second (constant)"]
+    )
 
     def build():
         group = make_group(spec, values, n, step, extra, {}, initial)

@@ -62,10 +62,10 @@ class Trace:
             raise ValueError(f"v must be float[T, N] with T = {self.t.shape[0]}, got shape {self.v.shape}")
         if len(self.spike_times) != self.v.shape[1]:
             raise ValueError(f"{len(self.spike_times)} spike trains for {self.v.shape[1]} neurons")
-        times = np.concatenate([np.asarray(s, dtype=np.float64) for s in self.spike_times] + [np.empty(0)])
-        index = np.concatenate(
-            [np.full(len(s), n, dtype=np.int64) for n, s in enumerate(self.spike_times)] + [np.empty(0, np.int64)]
-        )
+        trains = [np.asarray(s, dtype=np.float64) for s in self.spike_times]
+        times = np.concatenate([*trains, np.empty(0)])
+        owners = [np.full(s.size, n, dtype=np.int64) for n, s in enumerate(trains)]
+        index = np.concatenate([*owners, np.empty(0, np.int64)])
         order = np.argsort(times, kind="stable")
         object.__setattr__(self, "spike_t", times[order])
         object.__setattr__(self, "spike_indices", index[order])
