@@ -85,15 +85,16 @@ def main() -> None:
     args = parser.parse_args()
     duration = 1.0 if args.quick else 10.0
     repeats = args.repeats or (2 if args.quick else 5)
-    if not args.quick:
-        # A fresh cache: the first run of each model includes its Cython compilation.
-        prefs.codegen.runtime.cython.cache_dir = tempfile.mkdtemp(prefix="biofit_bench_cython_")
     torch.set_num_threads(1)
-    rows = [bench_model(name, duration, repeats) for name in MODELS]
+    with tempfile.TemporaryDirectory(prefix="biofit_bench_cython_") as fresh_cache:
+        if not args.quick:
+            # A fresh cache: the first run of each model includes its Cython compilation.
+            prefs.codegen.runtime.cython.cache_dir = fresh_cache
+        rows = [bench_model(name, duration, repeats) for name in MODELS]
     first_label = "first run (disk cache)" if args.quick else "first run (compile)"
     print(f"one neuron, {duration:g} s at dt = {DT * 1e3:g} ms, medians of {repeats} repeats, torch 1 thread")
-    header = f"{'model':6} {'spikes':>6} {first_label:>22} {'brian2 warm':>12} {'torch f64':>10} {'torch f32':>10} {'brian2/torch f64':>17}"
-    print(header)
+    print(f"{'model':6} {'spikes':>6} {first_label:>22} {'brian2 warm':>12} {'torch f64':>10} "
+          f"{'torch f32':>10} {'brian2/torch f64':>17}")
     for r in rows:
         print(f"{r['model']:6} {r['spikes']:6d} {r['brian2_first_s']:21.2f}s {r['brian2_warm_s']:11.3f}s "
               f"{r['torch_f64_s']:9.3f}s {r['torch_f32_s']:9.3f}s {r['brian2_over_torch_f64']:17.2f}")

@@ -2,8 +2,8 @@
 
 Network (2311.11390's speed benchmark): 1000 Poisson inputs (20 Hz) -> 128 recurrent ALIF units,
 batch 32 (``--batch 32 128`` for both), T in {512, 1024, 2048} steps of dt = 0.1 ms, absolute
-refractory period R in {10, 20, 40, 80} steps. Times are process-CPU seconds (``seq_s``, ``block_s``, ``speedup``;
-wall-clock ones beside them). Both models get the same input current: the
+refractory period R in {10, 20, 40, 80} steps. Times on CPU are process-CPU seconds (``seq_s``,
+``block_s``, ``speedup``; wall-clock ones beside them); on a GPU both are wall-clock. Both models get the same input current: the
 input projection ``W_in @ spikes`` (a sparse-dense product, its time is printed separately) and
 the same recurrent weights (delay R + 1 steps). Sequential = `BlockALIF.run_sequential` (the
 `alif_update` step of `biofit.neurons.alif` applied step by step, plus ``W z[t - R - 1]``); block =
@@ -79,6 +79,8 @@ def time_run(run, spikes_in, w_in, t_len, batch, device, repeats):
         if i > 0:
             wall.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)
+    if not device.startswith("cpu"):  # the process time of a GPU run is the host's, not the GPU's
+        cpu = wall
     return statistics.median(wall), statistics.median(cpu), out.detach()
 
 
@@ -150,7 +152,8 @@ def main(argv=None) -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, nargs="+", default=[32])
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads (default: torch's)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args(argv)
     if args.threads:

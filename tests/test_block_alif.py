@@ -30,6 +30,15 @@ def _current(seed: int, t_len: int, batch: int, n: int, dtype=torch.float64, sca
     return scale * (0.4 * drive + 0.8 * bias)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small tensors: one thread is faster, and spares a shared CI runner from spinning threads."""
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n_threads)
+
+
 def _pair(n: int, arp: int, seed: int, recurrent: bool = False, **kw):
     block = BlockALIF(n, DT, arp_steps=arp, recurrent=recurrent, **kw)
     if recurrent:
@@ -90,7 +99,9 @@ def _isi_ok(spikes: torch.Tensor, min_isi: int) -> bool:
     n=st.integers(1, 5),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_block_alif_matches_sequential_alif_spikes_and_traces(arp, adapt, per_neuron, t_len, batch, n, seed):
+def test_block_alif_matches_sequential_alif_spikes_and_traces(
+    arp, adapt, per_neuron, t_len, batch, n, seed
+):
     params = {"beta": 4e-3 if adapt else 0.0, "tau_adapt": 0.02}
     block = BlockALIF(n, DT, arp_steps=arp, per_neuron=per_neuron, **params)
     seq = ALIF(n, DT, t_ref=(arp + 1) * DT, per_neuron=per_neuron, **params)
@@ -123,11 +134,11 @@ def test_recurrent_block_alif_matches_sequential_recurrence(arp, adapt, t_len, b
 
 def test_block_alif_spikes_a_lot_and_still_matches_with_long_blocks():
     """Strong drive: most blocks contain a spike, and refractoriness crosses block boundaries."""
-    current = _current(3, 600, 4, 8, scale=6e-9)
+    current = _current(3, 600, 4, 8, scale=1e-8)
     for arp in (1, 7, 20):
-        block = _pair(8, arp, 3, recurrent=True, beta=2e-3)
-        s_blk = block(current)
-        assert float(s_blk.sum()) > 0.5 * s_blk[:, 0].numel() / (arp + 1) * 0.5
+        block = _pair(8, arp, 3, recurrent=True, beta=2e-4, tau_adapt=0.02)
+        s_blk = block(current).detach()
+        assert float(s_blk.sum()) > 0.2 * s_blk.numel() / (arp + 1)  # a fifth of the maximum rate
         assert torch.equal(s_blk, block.run_sequential(current)[0])
 
 
@@ -233,7 +244,7 @@ def _train(layer_cls, seed: int, **kw) -> float:
     w_in = torch.nn.Parameter(torch.randn(n_in, n_hid, dtype=torch.float64) * 0.4e-9 + 0.25e-9)
     readout = torch.nn.Linear(n_hid, 2).double()
     opt = torch.optim.Adam([w_in, *layer.parameters(), *readout.parameters()], lr=0.02)
-    for step in range(40):
+    for step in range(30):
         x, y = _temporal_task(1000 + step, 32)
         # temporal readout: spikes weighted by a ramp, so the order of activity matters
         ramp = torch.linspace(-1.0, 1.0, x.shape[0], dtype=torch.float64).view(-1, 1, 1)

@@ -39,3 +39,41 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
     done = run_biofit("frobnicate")
     assert done.returncode == 2
     assert "invalid choice" in done.stderr
+
+
+def test_lzc_demo_writes_figure_and_table(tmp_path: Path) -> None:
+    done = run_biofit("lzc", "--demo", "--small", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    png = tmp_path / "lzc_demo.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = (tmp_path / "lzc_demo.csv").read_text().strip().splitlines()
+    assert len(rows) > 3
+    assert not list(tmp_path.glob("*.tmp*")), "temporary files left behind"
+
+
+def test_lzc_file_features_match_the_encoder(tmp_path: Path) -> None:
+    import csv
+
+    from biofit.encoding import LZCEncoder
+
+    raster_path = Path(__file__).resolve().parents[1] / "data" / "example_raster.npy"
+    out = tmp_path / "features.csv"
+    done = run_biofit("lzc", str(raster_path), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    with out.open() as fh:
+        rows = list(csv.reader(fh))
+    raster = numpy.load(raster_path)
+    encoder = LZCEncoder().fit(raster)
+    expected = encoder.transform(raster)
+    assert rows[0] == ["sample", *encoder.get_feature_names_out()]
+    assert [int(row[0]) for row in rows[1:]] == list(range(raster.shape[0]))
+    got = numpy.array([[float(v) for v in row[1:]] for row in rows[1:]])
+    assert got.shape == expected.shape
+    numpy.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_lzc_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.npy"
+    done = run_biofit("lzc", str(missing))
+    assert done.returncode == 2
+    assert str(missing) in done.stderr

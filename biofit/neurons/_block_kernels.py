@@ -16,23 +16,28 @@ For a block starting in state :math:`(v_0, a_0, m)` (m = refractory steps left) 
   an extra input :math:`\alpha v_0` at step f);
 * adaptive threshold before the block's spike: :math:`\theta_j = v_{th} + a_0 \rho^{j+1}`;
 * crossings :math:`c_j = 1[v_j > \theta_j] \cdot 1[j \ge f]`; the spike is the first crossing,
-  found from the cumulative count :math:`C_j = \sum_{i \le j} c_i`: :math:`z_j = c_j 1[C_j = 1]`;
+  found from the cumulative count :math:`C_j = \sum_{i \le j} c_i`:
+  :math:`j^* = L - \#\{j : C_j > 0\}` (L if none), :math:`z_j = 1[j = j^*]`;
 * end of block (spike at :math:`j^*`, or none): :math:`v \leftarrow v_{reset}` if it fired, else
   :math:`v_{L-1}` (or :math:`v_0` if no step was active); :math:`a \leftarrow a_0\rho^L +
   \beta\rho^{L-1-j^*}`; :math:`m \leftarrow K - (L-1-j^*)` if it fired, else :math:`\max(m-L, 0)`.
 
-Gradients (surrogate): ``z_j = spike(v_j - theta_j) * M_j`` with the mask
-:math:`M_j = 1[j \ge f]\,1[C_j - c_j = 0]` (active, no earlier crossing in the block) held
-constant, so each step gets the surrogate derivative at the same membrane potential and threshold
-as in the sequential model (where the step after a spike is refractory). The state passed to the
+Gradients (surrogate, hand-written backward of `_Block`): :math:`\partial z_j / \partial(v_j -
+\theta_j) = g(v_j - \theta_j)\,M_j` with :math:`g` the surrogate derivative
+(`biofit.neurons.surrogate.surrogate_grad`) and the mask :math:`M_j = 1[f \le j \le j^*]`
+(active, not after the block's spike) held constant, so each step gets the surrogate derivative
+at the same membrane potential and threshold as in the sequential model (where the step after a spike is refractory). The state passed to the
 next block is differentiable with respect to the input, the carried ``v``/``a`` and every
 intrinsic parameter, but the spike enters the reset and the threshold jump as a constant: this is
 2311.11390's choice (gradient only through the non-recurrent path); it equals back-propagation
 through the sequential model with ``z`` detached in the reset and in ``a += beta z``.
 
-The Toeplitz matmul costs L multiply-adds per element but is exact-order stable for any L (all
-entries :math:`\alpha^k \le 1`); a scaled cumulative sum :math:`\alpha^j\sum_i\alpha^{-i}x_i` would
-overflow for long blocks.
+The Toeplitz matmul costs L multiply-adds per element but is stable for any L (all entries
+:math:`\alpha^k \le 1`, no cancellation); a scaled cumulative sum
+:math:`\alpha^j\sum_i\alpha^{-i}x_i` would overflow (:math:`\alpha^{-L}`) for long blocks. Its
+summation order differs from the sequential recursion, so the membrane potentials agree to rounding
+(~1e-16 V in float64, ~1e-8 V in float32), and a spike can differ only when the sequential
+:math:`v_j - \theta_j` is within that rounding of 0.
 """
 
 from __future__ import annotations
@@ -119,10 +124,11 @@ class _Block(torch.autograd.Function):
         step = torch.arange(n, device=drive.device).view(1, n, 1)
         first_active = (refractory - 1.0).clamp(min=0.0).long()  # f, [N, 1, B]
         active = step >= first_active
-        y = torch.where(active, drive, torch.zeros((), dtype=drive.dtype, device=drive.device))
+        zero = torch.zeros((), dtype=drive.dtype, device=drive.device)
+        y = torch.where(active, drive, zero)
         # alpha v0 enters as an extra input at step f: the convolution then carries the initial value
         starts = first_active < n
-        y.scatter_add_(1, first_active.clamp(max=n - 1), decay * v0 * starts)
+        y.scatter_add_(1, first_active.clamp(max=n - 1), torch.where(starts, decay * v0, zero))
         v = torch.matmul(toeplitz, y)
         distance = v - v_th - a0 * adapt_pow[:, 1:]
         crossing = (distance > 0) & active
@@ -133,10 +139,12 @@ class _Block(torch.autograd.Function):
         spikes = (step == t_spike).to(drive.dtype)
         since = (n - 1) - t_spike.clamp(max=n - 1)
         pow_since = adapt_pow[:, :, 0].expand(v0.shape[0], -1).gather(1, since[:, 0]).unsqueeze(1)
-        a_end = a0 * adapt_pow[:, n:] + beta * pow_since * fired
+        a_decayed = a0 * adapt_pow[:, n:]
+        a_end = torch.where(fired, a_decayed + beta * pow_since, a_decayed)
         last_active = starts  # f <= n - 1
         v_end = torch.where(fired, v_reset, torch.where(last_active, v[:, -1:], v0))
-        ref_end = torch.where(fired, (ref_steps - since).clamp(min=0.0), (refractory - n).clamp(min=0.0))
+        # K >= L >= n > since: the refractory count after a spike stays >= 0
+        ref_end = torch.where(fired, ref_steps - since, (refractory - n).clamp(min=0.0))
         ctx.save_for_backward(y, distance, v0, a0, toeplitz, adapt_pow, decay, v_th, beta, v_reset,
                               first_active, t_spike, pow_since)
         ctx.surrogate = (surrogate, width)
@@ -155,13 +163,15 @@ class _Block(torch.autograd.Function):
         # surrogate derivative where the sequential step is live: active and not after the spike
         live = (step >= first_active) & (step <= t_spike)
         # contiguous: the incoming gradient is a transposed view, and bmm on it would loop
-        g_dist = (g_spikes * surrogate_grad(ctx.surrogate[0], distance, ctx.surrogate[1]) * live).contiguous()
+        name, width = ctx.surrogate
+        zero = torch.zeros((), dtype=y.dtype, device=y.device)
+        g_dist = torch.where(live, g_spikes * surrogate_grad(name, distance, width), zero).contiguous()
         g_mem = g_dist if g_v is None else g_dist + g_v
         if g_v_end is not None:
-            g_mem[:, -1:] += g_v_end * (starts & ~fired)
+            g_mem[:, -1:] += torch.where(starts & ~fired, g_v_end, zero)
         g_y = torch.matmul(toeplitz.transpose(1, 2), g_mem)
-        g_drive = torch.where(step >= first_active, g_y, torch.zeros((), dtype=y.dtype, device=y.device))
-        g_start = g_y.gather(1, first_active.clamp(max=n - 1)) * starts  # d loss / d (alpha v0)
+        g_drive = torch.where(step >= first_active, g_y, zero)
+        g_start = torch.where(starts, g_y.gather(1, first_active.clamp(max=n - 1)), zero)  # d/d(alpha v0)
         g_v0 = decay * g_start
         g_decay = _sum_to(g_start * v0, decay)
         g_toeplitz = _sum_to(torch.matmul(g_mem, y.transpose(1, 2)), toeplitz)
@@ -174,11 +184,12 @@ class _Block(torch.autograd.Function):
             g_a0 = g_a0 + g_a_end * adapt_pow[:, n:]
             g_adapt[:, n:] += (g_a_end * a0).sum(dim=2, keepdim=True)
             since = (n - 1) - t_spike.clamp(max=n - 1)
-            g_adapt[:, :, 0].scatter_add_(1, since[:, 0], (g_a_end * beta * fired)[:, 0])
-            g_beta = _sum_to((g_a_end * pow_since * fired).sum(dim=2, keepdim=True), beta)
+            g_jump = torch.where(fired, g_a_end, zero)
+            g_adapt[:, :, 0].scatter_add_(1, since[:, 0], (g_jump * beta)[:, 0])
+            g_beta = _sum_to((g_jump * pow_since).sum(dim=2, keepdim=True), beta)
         if g_v_end is not None:
-            g_v0 = g_v0 + g_v_end * (~starts & ~fired)
-            g_v_reset = _sum_to((g_v_end * fired).sum(dim=2, keepdim=True), v_reset)
+            g_v0 = g_v0 + torch.where(starts | fired, zero, g_v_end)
+            g_v_reset = _sum_to(torch.where(fired, g_v_end, zero).sum(dim=2, keepdim=True), v_reset)
         g_adapt = _sum_to(g_adapt, adapt_pow)
         return (g_drive, g_v0, g_a0, None, g_toeplitz, g_adapt, g_decay, g_v_th, g_beta, g_v_reset,
                 None, None, None)
