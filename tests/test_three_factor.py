@@ -50,16 +50,22 @@ def test_negative_reward_depresses_a_causal_pairing():
     assert run_pairing_then_reward(p, 5, 1000, reward=-1.0) < 0
 
 
-DISTAL_RULE = RSTDPParams(stdp=STDPParams(a_plus=0.1, a_minus=0.1), tau_e=2.0, tau_d=0.2, eta=1.0, tau_baseline=10.0)
+def test_distal_reward_rewarded_synapse_rises_above_the_others():
+    """Short version: six independent networks (100 synapses each), 120 s of activity."""
+    out = simulate_distal_reward(n_runs=6, duration_s=120.0, seed=7)
+    w = out["weights"].reshape(6, -1)
+    ranks = target_rank(out["weights"])
+    assert ranks.mean() < 15, ranks          # chance: 49.5
+    assert np.all(w[:, 0] > np.median(w[:, 1:], axis=1) + 0.05)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_distal_reward_singles_out_the_rewarded_synapse(seed):
-    out = simulate_distal_reward(n_runs=3, duration_s=120.0, rule=DISTAL_RULE, seed=seed)
+def test_distal_reward_rewarded_synapse_ends_on_top(seed):
+    out = simulate_distal_reward(n_runs=3, duration_s=480.0, seed=seed)
     w = out["weights"].reshape(3, -1)
-    assert np.all(target_rank(out["weights"]) < 15)
-    assert np.all(w[:, 0] > np.median(w[:, 1:], axis=1) + 0.05)
+    assert np.all(target_rank(out["weights"]) <= 2)
+    assert np.all(w[:, 0] > np.median(w[:, 1:], axis=1) + 0.2)
 
 
 def test_bad_inputs_raise_clear_errors():

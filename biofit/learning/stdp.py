@@ -90,8 +90,10 @@ class STDPState(NamedTuple):
 
 def init_state(batch: int, n_pre: int, n_post: int, dtype=torch.float64, device=None) -> STDPState:
     """Zero traces for ``batch`` independent runs of an ``n_pre -> n_post`` projection."""
-    zeros = lambda n: torch.zeros(batch, n, dtype=dtype, device=device)  # noqa: E731
-    return STDPState(zeros(n_pre), zeros(n_post))
+    return STDPState(
+        torch.zeros(batch, n_pre, dtype=dtype, device=device),
+        torch.zeros(batch, n_post, dtype=dtype, device=device),
+    )
 
 
 def stdp_window(delta_t_s, params: STDPParams = STDPParams(), w=None) -> np.ndarray:
@@ -187,7 +189,7 @@ class STDP:
         """One bin: ``pre: [B, N_pre]``, ``post: [B, N_post]`` -> ``(new_w, new_state)``."""
         pre = spike_tensor("pre", pre, 2, w.dtype)
         post = spike_tensor("post", post, 2, w.dtype)
-        _check_shapes(pre.shape, post.shape, state, w)
+        check_shapes(pre.shape, post.shape, state, w)
         return stdp_step(pre, post, state, w, self.params, self.dt)
 
     @torch.no_grad()
@@ -213,7 +215,7 @@ class STDP:
             raise ValueError("pre_raster and post_raster have no time bins (T = 0)")
         if state is None:
             state = init_state(pre.shape[1], pre.shape[2], post.shape[2], w.dtype, w.device)
-        _check_shapes(pre.shape[1:], post.shape[1:], state, w)
+        check_shapes(pre.shape[1:], post.shape[1:], state, w)
         outside = (w < self.params.w_min) | (w > self.params.w_max)
         if bool(outside.any()):
             raise ValueError(
@@ -344,7 +346,8 @@ def stdp_raster(pre, post, state: STDPState, w: torch.Tensor, params: STDPParams
     return flat.reshape(w.shape), STDPState(end_pre, end_post)
 
 
-def _check_shapes(pre_shape, post_shape, state: STDPState, w: torch.Tensor) -> None:
+def check_shapes(pre_shape, post_shape, state: STDPState, w: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless pre ``[B, N_pre]``, post ``[B, N_post]``, traces and w agree."""
     batch, n_pre = pre_shape
     n_post = post_shape[1]
     if post_shape[0] != batch:

@@ -244,8 +244,8 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         >>> X = rng.uniform(0, 0.5, size=(40, 50))        # first-spike latencies, s
         >>> y = rng.integers(0, 2, size=40)
         >>> clf = Tempotron(n_epochs=200, seed=0).fit(X, y)
-        >>> clf.score(X, y)
-        1.0
+        >>> clf.score(X, y) > 0.9
+        True
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, n_epochs=100, batch_size=16, tau=0.015, tau_s=0.00375,

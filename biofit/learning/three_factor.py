@@ -28,7 +28,7 @@ from typing import NamedTuple
 import torch
 
 from biofit.learning._checks import finite_tensor, positive_finite, spike_tensor
-from biofit.learning.stdp import STDPParams, STDPState, _check_shapes, init_state, pair_update
+from biofit.learning.stdp import STDPParams, STDPState, check_shapes, init_state, pair_update
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ class RewardModulatedSTDP:
         """Validate and advance one bin (see :func:`rstdp_step`)."""
         pre = spike_tensor("pre", pre, 2, w.dtype)
         post = spike_tensor("post", post, 2, w.dtype)
-        _check_shapes(pre.shape, post.shape, state.traces, w)
+        check_shapes(pre.shape, post.shape, state.traces, w)
         reward = torch.as_tensor(reward, dtype=w.dtype)
         finite_tensor("reward", reward.reshape(-1))
         if tuple(reward.shape) != tuple(state.modulator.shape):

@@ -26,11 +26,12 @@ Gradients (surrogate, hand-written backward of `_Block`): :math:`\partial z_j / 
 \theta_j) = g(v_j - \theta_j)\,M_j` with :math:`g` the surrogate derivative
 (`biofit.neurons.surrogate.surrogate_grad`) and the mask :math:`M_j = 1[f \le j \le j^*]`
 (active, not after the block's spike) held constant, so each step gets the surrogate derivative
-at the same membrane potential and threshold as in the sequential model (where the step after a spike is refractory). The state passed to the
-next block is differentiable with respect to the input, the carried ``v``/``a`` and every
-intrinsic parameter, but the spike enters the reset and the threshold jump as a constant: this is
-2311.11390's choice (gradient only through the non-recurrent path); it equals back-propagation
-through the sequential model with ``z`` detached in the reset and in ``a += beta z``.
+at the same membrane potential and threshold as in the sequential model (where the steps after a
+spike are refractory). The state passed to the next block is differentiable with respect to the
+input, the carried ``v``/``a`` and every intrinsic parameter, but the spike enters the reset and
+the threshold jump as a constant: this is 2311.11390's choice (gradient only through the
+non-recurrent path); it equals back-propagation through the sequential model with ``z`` detached
+in the reset and in ``a += beta z``.
 
 The Toeplitz matmul costs L multiply-adds per element but is stable for any L (all entries
 :math:`\alpha^k \le 1`, no cancellation); a scaled cumulative sum
@@ -171,7 +172,8 @@ class _Block(torch.autograd.Function):
             g_mem[:, -1:] += torch.where(starts & ~fired, g_v_end, zero)
         g_y = torch.matmul(toeplitz.transpose(1, 2), g_mem)
         g_drive = torch.where(step >= first_active, g_y, zero)
-        g_start = torch.where(starts, g_y.gather(1, first_active.clamp(max=n - 1)), zero)  # d/d(alpha v0)
+        # gradient with respect to the injected alpha v0
+        g_start = torch.where(starts, g_y.gather(1, first_active.clamp(max=n - 1)), zero)
         g_v0 = decay * g_start
         g_decay = _sum_to(g_start * v0, decay)
         g_toeplitz = _sum_to(torch.matmul(g_mem, y.transpose(1, 2)), toeplitz)

@@ -87,6 +87,10 @@ class BlockALIF(ALIF):
     recurrent: add recurrent input ``W z[t - K]`` (`recurrent_weight`, ``[N, N]``, A).
     detach_recurrent: treat the recurrent spikes as constants in the backward pass.
 
+    ``forward``/``simulate`` are `ALIF`'s (``state``, ``return_state``, traces ``v`` and ``a``). A
+    recurrent layer returns a `RecurrentALIFState` (it also carries the last K steps' spikes); an
+    `ALIFState` passed to it is taken to have no spikes pending.
+
     Raises ValueError for a bad `arp_steps`, or `arp_steps` given together with ``t_ref``.
     """
 

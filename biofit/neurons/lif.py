@@ -52,7 +52,7 @@ from torch import Tensor
 
 from biofit.models import get_model
 from biofit.neurons.params import NeuronLayer
-from biofit.neurons.surrogate import get_surrogate, surrogate_grad
+from biofit.neurons.surrogate import get_surrogate, heaviside, surrogate_grad
 
 SpikeFn = Callable[[Tensor], Tensor]
 
@@ -205,14 +205,14 @@ class _LIFScan(torch.autograd.Function):
         c = c._replace(decay=decay, v_th=v_th, v_reset=v_reset)
         xs: list[Tensor] = []
 
-        def heaviside(x: Tensor) -> Tensor:  # the surrogate's forward, recording its argument
+        def record(x: Tensor) -> Tensor:  # the surrogate's forward, recording its argument
             xs.append(x)
-            return (x > 0).to(x.dtype)
+            return heaviside(x)
 
         state = LIFState(v0, torch.zeros_like(v0), ref0)
         zs, vs, refs = [], [], []
         for d in drive.unbind(0):
-            z, state = lif_update((d, None), state, c, heaviside)
+            z, state = lif_update((d, None), state, c, record)
             zs.append(z)
             vs.append(state.v)
             refs.append(state.refractory)

@@ -63,6 +63,7 @@ from torch import Tensor
 from biofit.models import get_model
 from biofit.neurons.lif import refractory_start, refractory_steps, refractory_tick, reset
 from biofit.neurons.params import NeuronLayer
+from biofit.neurons.surrogate import heaviside
 
 MIN_HALF_WINDOW = 1e-4  # V
 
@@ -119,7 +120,7 @@ class WindowSpike(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, lo: Tensor, hi: Tensor) -> Tensor:  # noqa: D401 - autograd API
         ctx.save_for_backward(x, lo, hi)
-        return (x > 0).to(x.dtype)
+        return heaviside(x)
 
     @staticmethod
     def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None, None]:

@@ -114,13 +114,19 @@ _FORMS: dict[str, tuple[Callable[[Tensor, float], Tensor], Callable[[Tensor, flo
 }
 
 
+def heaviside(x: Tensor) -> Tensor:
+    """Strict step ``1[x > 0]`` in the dtype of `x` (comparison written straight into a float
+    tensor: several times faster than ``(x > 0).to(x.dtype)`` on small tensors)."""
+    return torch.gt(x, 0, out=torch.empty_like(x))
+
+
 def _make_spike_function(name: str, grad: Callable[[Tensor, float], Tensor]) -> type:
     class _Spike(torch.autograd.Function):
         @staticmethod
         def forward(ctx, x: Tensor, width: float) -> Tensor:  # noqa: D401 - autograd API
             ctx.save_for_backward(x)
             ctx.width = width
-            return (x > 0).to(x.dtype)
+            return heaviside(x)
 
         @staticmethod
         def backward(ctx, grad_output: Tensor) -> tuple[Tensor, None]:
