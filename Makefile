@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.biofit-installed
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow bench-deps install clean
 
 install: $(STAMP)
 
@@ -25,10 +25,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(PY) -m pytest -m slow
 
-# Peers measured by benchmarks/: installed without their dependencies (they would pull torchvision).
+# Peers measured by benchmarks/: installed without their dependencies (they would pull torchvision);
+# norse.torch imports nir/nirtorch.
 bench-deps: $(STAMP)
-	$(PY) -m pip install --quiet elephant neo quantities
-	$(PY) -m pip install --quiet --no-deps snntorch norse
+	$(PY) -m pip install --quiet --no-deps snntorch norse nir nirtorch
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

@@ -14,9 +14,11 @@ from biofit.models.adex import ADEX
 from biofit.models.alif import ALIF
 from biofit.models.base import NeuronModel, Parameter
 from biofit.models.lif import LIF, LIF_SYN
+from biofit.models.meta import META
 from biofit.models.qif import QIF
 
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF, META)}
+# POLARA (biofit.models.polara) is discrete-time with no Brian2 equations, so it is not listed here.
 
 
 def get_model(name: str) -> NeuronModel:

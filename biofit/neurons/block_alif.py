@@ -44,8 +44,12 @@ import torch
 from torch import Tensor, nn
 
 from biofit.neurons._block_kernels import BlockState, block_constants, block_update
+from biofit.neurons._block_numba import scan_alif
 from biofit.neurons._validate import check_current
 from biofit.neurons.alif import ALIF, ALIFCoefficients, ALIFState, alif_drive, alif_update
+
+
+KERNELS = ("auto", "scan", "toeplitz")
 
 
 class RecurrentALIFState(NamedTuple):
@@ -86,12 +90,17 @@ class BlockALIF(ALIF):
         i.e. ``t_ref = (R + 1) dt``; R = 0 gives blocks of one step (the sequential scheme).
     recurrent: add recurrent input ``W z[t - K]`` (`recurrent_weight`, ``[N, N]``, A).
     detach_recurrent: treat the recurrent spikes as constants in the backward pass.
+    kernel: how a block is computed. ``"toeplitz"``: the parallel closed form of
+        `biofit.neurons._block_kernels` (torch, any device); ``"scan"``: the compiled CPU scan of
+        `biofit.neurons._block_numba` (same spikes, same gradients, O(L) instead of O(L^2) per
+        step, one fused pass); ``"auto"`` (default): scan on CPU, toeplitz elsewhere.
 
     ``forward``/``simulate`` are `ALIF`'s (``state``, ``return_state``, traces ``v`` and ``a``). A
     recurrent layer returns a `RecurrentALIFState` (it also carries the last K steps' spikes); an
     `ALIFState` passed to it is taken to have no spikes pending.
 
-    Raises ValueError for a bad `arp_steps`, or `arp_steps` given together with ``t_ref``.
+    Raises ValueError for a bad `arp_steps` or `kernel`, or `arp_steps` given together with
+    ``t_ref``; ``kernel="scan"`` on a non-CPU tensor raises ValueError.
     """
 
     def __init__(
@@ -102,6 +111,7 @@ class BlockALIF(ALIF):
         arp_steps: int | None = None,
         recurrent: bool = False,
         detach_recurrent: bool = True,
+        kernel: str = "auto",
         learn: Iterable[str] = (),
         per_neuron: bool = True,
         surrogate: str = "fast_sigmoid",
@@ -116,6 +126,9 @@ class BlockALIF(ALIF):
                          width=width, **params)
         self.recurrent = bool(recurrent)
         self.detach_recurrent = bool(detach_recurrent)
+        if kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+        self.kernel = kernel
         if self.recurrent:
             self.recurrent_weight = nn.Parameter(torch.zeros(self.n_neurons, self.n_neurons))
 
@@ -162,15 +175,37 @@ class BlockALIF(ALIF):
 
     def _run(self, current: Tensor, state, record: bool):
         current, c, length, s0, pending, weight = self._start(current, state)
-        n = current.shape[2]
+        weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
+        on_cpu = current.device.type == "cpu"
+        if self.kernel == "scan" and not on_cpu:
+            raise ValueError(f"kernel='scan' runs on the CPU only, got a tensor on {current.device}")
+        scan = self.kernel == "scan" or (self.kernel == "auto" and on_cpu)
+        run = self._run_scan if scan else self._run_toeplitz
+        spikes, traces, final = run(alif_drive(current, c), c, length, s0, pending, weight_v, record)
+        return spikes, traces, self._final(final, spikes, pending, length)
+
+    def _run_scan(self, drive: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
+                  pending: Tensor, weight_v: Tensor | None, record: bool):
+        n = drive.shape[2]
+        ref = c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay)
+        per_neuron = (torch.broadcast_to(x, (n,)) for x in
+                      (c.decay, c.decay_adapt, c.v_th, c.beta, c.v_reset, ref))
+        spikes, v, a, refractory = scan_alif(drive, *s0[:2], s0.refractory, *per_neuron, weight_v,
+                                             pending, length, self.detach_recurrent,
+                                             self.surrogate, self.width)
+        traces = {"v": v, "a": a} if record else None
+        return spikes, traces, ALIFState(v[-1], a[-1], refractory)
+
+    def _run_toeplitz(self, drive: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
+                      pending: Tensor, weight_v: Tensor | None, record: bool):
+        n = drive.shape[2]
         k = block_constants(c.decay, c.decay_adapt, c.v_reset, c.v_th, c.beta,
                             c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay),
                             length)
         # blocks are [N, n, B] views of the [T, B, N] drive; the kernel's first op makes them contiguous
-        blocks = [x.permute(2, 0, 1) for x in alif_drive(current, c).split(length, dim=0)]
+        blocks = [x.permute(2, 0, 1) for x in drive.split(length, dim=0)]
         s = BlockState(*(x.t().unsqueeze(1) for x in s0))
         previous = pending.permute(2, 0, 1)  # [N, K, B]
-        weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
         out, v_tr, a_tr = [], [], []
         for x in blocks:
             if weight_v is not None:
@@ -188,7 +223,7 @@ class BlockALIF(ALIF):
         traces = None
         if record:
             traces = {"v": torch.cat(v_tr), "a": torch.cat(a_tr)}
-        return spikes, traces, self._final(final, spikes, pending, length)
+        return spikes, traces, final
 
     def run_sequential(self, current: Tensor, state=None, record: bool = False):
         """The reference: `alif_update` one step at a time, plus the recurrent input ``W z[t-K]``.
