@@ -41,9 +41,12 @@ _ACTIVE, _FIRED = 1, 2
 
 
 @njit(cache=True)
-def _forward_steps(x, v, a, r, alpha, rho, v_th, beta, v_reset, k_ref, z, v_tr, a_tr, dist, flag,
-                   t0, t1):
-    """Steps t0 .. t1-1 of the scheme above; state `v`, `a`, `r` ``[B, N]`` updated in place."""
+def _forward_steps(cur, gain, bias, rec, has_rec, v, a, r, alpha, rho, v_th, beta, v_reset, k_ref,
+                   z, v_tr, a_tr, dist, flag, t0, t1):
+    """Steps t0 .. t1-1 of the scheme above; state `v`, `a`, `r` ``[B, N]`` updated in place.
+
+    Drive ``x_t = bias + gain I_t (+ rec[t - t0])``, `rec` the block's recurrent input if `has_rec`.
+    """
     n_b, n_n = v.shape
     for t in range(t0, t1):
         for b in range(n_b):
@@ -52,12 +55,16 @@ def _forward_steps(x, v, a, r, alpha, rho, v_th, beta, v_reset, k_ref, z, v_tr, 
                 if left < 0.0:
                     left = 0.0
                 active = left == 0.0
-                vn = x[t, b, i] + alpha[i] * v[b, i] if active else v[b, i]
+                vn = v[b, i]
+                if active:
+                    x = bias[i] + gain[i] * cur[t, b, i]
+                    if has_rec:
+                        x = x + rec[t - t0, b, i]
+                    vn = x + alpha[i] * vn
                 an = a[b, i] * rho[i]
                 d = vn - v_th[i] - an
-                fired = active and d > 0.0
                 dist[t, b, i] = d
-                if fired:
+                if active and d > 0.0:
                     z[t, b, i] = 1.0
                     vn = v_reset[i]
                     an = an + beta[i]
@@ -74,13 +81,16 @@ def _forward_steps(x, v, a, r, alpha, rho, v_th, beta, v_reset, k_ref, z, v_tr, 
 
 
 @njit(cache=True)
-def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, v_tr, a_tr, v0, a0, alpha, rho,
-                    g_v, g_a, g_x, g_alpha, g_rho, g_vth, g_beta, g_vreset, t0, t1):
+def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, flag, v_tr, a_tr, v0, a0, cur, gain, alpha,
+                    rho, g_v, g_a, surr_g_cur, g_x, has_x, g_gain, g_bias, g_alpha, g_rho, g_vth,
+                    g_beta, g_vreset, t0, t1):
     """Adjoint of `_forward_steps` for steps t1-1 down to t0.
 
     `g_v`, `g_a` ``[B, N]`` hold the adjoints of v and a after step t1-1 on entry and before step
-    t0 on exit; `g_x` ``[T, B, N]`` receives the drive's gradient; the parameter gradients
-    ``[N]`` (float64) are accumulated.
+    t0 on exit; `surr_g_cur` ``[T, B, N]`` holds the surrogate derivative g(d_t) on entry and the
+    current's gradient on exit (overwritten step by step: one buffer less); if `has_x`, `g_x`
+    ``[L, B, N]`` the drive's (at ``t - t0``); the parameter gradients ``[N]`` (float64) are
+    accumulated.
     """
     n_b, n_n = g_v.shape
     for t in range(t1 - 1, t0 - 1, -1):
@@ -97,20 +107,21 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, v_tr, a_tr, v
                     g_vreset[i] += gv
                     g_beta[i] += ga
                     gv = 0.0
+                gx = 0.0
                 if f & _ACTIVE:
-                    gd = g_z[t, b, i] * surr[t, b, i]
+                    gd = g_z[t, b, i] * surr_g_cur[t, b, i]
                     gv += gd
                     ga -= gd
                     g_vth[i] -= gd
-                v_old = v_tr[t - 1, b, i] if t > 0 else v0[b, i]
-                a_old = a_tr[t - 1, b, i] if t > 0 else a0[b, i]
-                if f & _ACTIVE:
-                    g_x[t, b, i] = gv
-                    g_alpha[i] += gv * v_old
+                    gx = gv
+                    g_alpha[i] += gv * (v_tr[t - 1, b, i] if t > 0 else v0[b, i])
+                    g_gain[i] += gv * cur[t, b, i]
+                    g_bias[i] += gv
                     gv = gv * alpha[i]
-                else:
-                    g_x[t, b, i] = 0.0
-                g_rho[i] += ga * a_old
+                surr_g_cur[t, b, i] = gain[i] * gx
+                if has_x:
+                    g_x[t - t0, b, i] = gx
+                g_rho[i] += ga * (a_tr[t - 1, b, i] if t > 0 else a0[b, i])
                 g_v[b, i] = gv
                 g_a[b, i] = ga * rho[i]
 
@@ -123,30 +134,28 @@ class _ScanALIF(torch.autograd.Function):
     """`scan_alif` as one autograd node (inputs and outputs as documented there)."""
 
     @staticmethod
-    def forward(ctx, drive, v0, a0, ref0, alpha, rho, v_th, beta, v_reset, k_ref, weight_v, pending,
-                length, detach_recurrent, surrogate, width):
-        t_len, batch, n = drive.shape
-        recurrent = weight_v is not None
-        x = drive.detach().clone(memory_format=torch.contiguous_format) if recurrent else \
-            drive.detach().contiguous()
-        spikes, v_tr, a_tr, dist = (torch.empty_like(x) for _ in range(4))
-        flag = torch.empty(x.shape, dtype=torch.uint8)
+    def forward(ctx, current, gain, bias, v0, a0, ref0, alpha, rho, v_th, beta, v_reset, k_ref,
+                weight_v, pending, length, detach_recurrent, surrogate, width):
+        t_len, batch, n = current.shape
+        cur = current.detach().contiguous()
+        spikes, v_tr, a_tr, dist = (torch.empty_like(cur) for _ in range(4))
+        flag = torch.empty(cur.shape, dtype=torch.uint8)
         v, a, r = (s.detach().clone(memory_format=torch.contiguous_format) for s in (v0, a0, ref0))
         consts = [_np(c.detach().contiguous()) for c in (alpha, rho, v_th, beta, v_reset, k_ref)]
-        arrays = [_np(x), _np(v), _np(a), _np(r), *consts, _np(spikes), _np(v_tr), _np(a_tr),
-                  _np(dist), _np(flag)]
-        if not recurrent:
-            _forward_steps(*arrays, 0, t_len)
+        state = [_np(v), _np(a), _np(r), *consts, _np(spikes), _np(v_tr), _np(a_tr), _np(dist),
+                 _np(flag)]
+        head = [_np(cur), _np(gain.detach().contiguous()), _np(bias.detach().contiguous())]
+        if weight_v is None:
+            _forward_steps(*head, _np(cur[:1]), False, *state, 0, t_len)
         else:
             w_t = weight_v.detach().t()
-            for t0 in range(0, t_len, length):
-                t1 = min(t0 + length, t_len)
-                pre = pending[: t1 - t0] if t0 == 0 else spikes[t0 - length : t1 - length]
-                x[t0:t1].view(-1, n).addmm_(pre.detach().reshape(-1, n), w_t)
-                _forward_steps(*arrays, t0, t1)
-        ctx.save_for_backward(spikes, v_tr, a_tr, dist, flag, v0.detach(), a0.detach(),
-                              alpha.detach(), rho.detach(),
-                              weight_v.detach() if recurrent else None, pending.detach())
+            rec = torch.empty(min(length, t_len), batch, n, dtype=cur.dtype)
+            for t0, t1, pre in _blocks(t_len, length, spikes, pending.detach()):
+                torch.mm(pre.reshape(-1, n), w_t, out=rec[: t1 - t0].view(-1, n))
+                _forward_steps(*head, _np(rec), True, *state, t0, t1)
+        ctx.save_for_backward(cur, gain.detach(), spikes, v_tr, a_tr, dist, flag, v0.detach(),
+                              a0.detach(), alpha.detach(), rho.detach(),
+                              None if weight_v is None else weight_v.detach(), pending.detach())
         ctx.settings = (length, bool(detach_recurrent), surrogate, width)
         ctx.mark_non_differentiable(r)
         ctx.set_materialize_grads(False)
@@ -155,57 +164,64 @@ class _ScanALIF(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_spikes, g_v_tr, g_a_tr, _g_r):
-        spikes, v_tr, a_tr, dist, flag, v0, a0, alpha, rho, weight_v, pending = ctx.saved_tensors
+        (cur, gain, spikes, v_tr, a_tr, dist, flag, v0, a0, alpha, rho, weight_v,
+         pending) = ctx.saved_tensors
         length, detach_recurrent, surrogate, width = ctx.settings
         t_len, batch, n = spikes.shape
         dtype = spikes.dtype
         dummy = torch.zeros(1, 1, 1, dtype=dtype)
-        g_z = torch.zeros_like(spikes) if g_spikes is None else g_spikes.contiguous()
         through_spikes = weight_v is not None and not detach_recurrent
-        if through_spikes:
-            g_z = g_z.clone()  # the recurrent gradient is added to it block by block
-        surr = surrogate_grad(surrogate, dist, width)
-        g_x = torch.empty_like(spikes)
-        g_v, g_a = torch.zeros_like(v0), torch.zeros_like(a0)
-        acc = [torch.zeros(n, dtype=torch.float64) for _ in range(5)]  # alpha, rho, v_th, beta, v_reset
-        arrays = [_np(g_z), _np(dummy if g_v_tr is None else g_v_tr.contiguous()),
-                  _np(dummy if g_a_tr is None else g_a_tr.contiguous()), g_v_tr is not None,
-                  g_a_tr is not None, _np(surr), _np(flag), _np(v_tr), _np(a_tr),
-                  _np(v0.contiguous()), _np(a0.contiguous()), _np(alpha.contiguous()),
-                  _np(rho.contiguous()), _np(g_v), _np(g_a), _np(g_x), *(_np(x) for x in acc)]
-        g_pending = None
-        if through_spikes:
-            g_pending = torch.zeros_like(pending)
-            starts = list(range(0, t_len, length))
-            for t0 in reversed(starts):
-                t1 = min(t0 + length, t_len)
-                _backward_steps(*arrays, t0, t1)
-                g_pre = (g_x[t0:t1].view(-1, n) @ weight_v).view(t1 - t0, batch, n)
-                if t0 == 0:
-                    g_pending[: t1 - t0] += g_pre
-                else:
-                    g_z[t0 - length : t1 - length] += g_pre
+        if g_spikes is None:
+            g_z = torch.zeros_like(spikes) if through_spikes else dummy.expand_as(spikes)
+        elif through_spikes:  # the recurrent gradient is added to it block by block
+            g_z = g_spikes.clone(memory_format=torch.contiguous_format)
+        else:  # any strides (the gradient of a sum is an expanded scalar): no copy
+            g_z = g_spikes
+        g_cur = surrogate_grad(surrogate, dist, width)  # becomes the current's gradient in place
+        g_v, g_a = torch.zeros_like(v0).contiguous(), torch.zeros_like(a0).contiguous()
+        acc = [torch.zeros(n, dtype=torch.float64) for _ in range(7)]
+        head = [_np(g_z), _np(dummy if g_v_tr is None else g_v_tr.contiguous()),
+                _np(dummy if g_a_tr is None else g_a_tr.contiguous()), g_v_tr is not None,
+                g_a_tr is not None, _np(flag), _np(v_tr), _np(a_tr),
+                _np(v0.contiguous()), _np(a0.contiguous()), _np(cur), _np(gain.contiguous()),
+                _np(alpha.contiguous()), _np(rho.contiguous()), _np(g_v), _np(g_a), _np(g_cur)]
+        tail = [_np(x) for x in acc]
+        g_w = g_pending = None
+        if weight_v is None:
+            _backward_steps(*head, _np(dummy), False, *tail, 0, t_len)
         else:
-            _backward_steps(*arrays, 0, t_len)
-        g_w = None
-        if weight_v is not None and ctx.needs_input_grad[10]:
-            first = min(length, t_len)
-            g_w = g_x[:first].reshape(-1, n).t() @ pending[:first].reshape(-1, n)
-            if t_len > length:
-                g_w.addmm_(g_x[length:].reshape(-1, n).t(), spikes[: t_len - length].reshape(-1, n))
-        g_alpha, g_rho, g_vth, g_beta, g_vreset = (x.to(dtype) for x in acc)
-        return (g_x, g_v, g_a, None, g_alpha, g_rho, g_vth, g_beta, g_vreset, None, g_w, g_pending,
-                None, None, None, None)
+            g_w = torch.zeros_like(weight_v)
+            g_x = torch.empty(min(length, t_len), batch, n, dtype=dtype)
+            g_pending = torch.zeros_like(pending) if through_spikes else None
+            for t0, t1, pre in reversed(list(_blocks(t_len, length, spikes, pending))):
+                _backward_steps(*head, _np(g_x), True, *tail, t0, t1)
+                g_block = g_x[: t1 - t0].view(-1, n)
+                g_w.addmm_(g_block.t(), pre.reshape(-1, n))
+                if through_spikes:
+                    g_pre = g_z[t0 - length : t1 - length] if t0 > 0 else g_pending[: t1 - t0]
+                    g_pre.view(-1, n).addmm_(g_block, weight_v)
+        g_gain, g_bias, g_alpha, g_rho, g_vth, g_beta, g_vreset = (x.to(dtype) for x in acc)
+        return (g_cur, g_gain, g_bias, g_v, g_a, None, g_alpha, g_rho, g_vth, g_beta, g_vreset,
+                None, g_w, g_pending, None, None, None, None)
 
 
-def scan_alif(drive: Tensor, v0: Tensor, a0: Tensor, ref0: Tensor, alpha: Tensor, rho: Tensor,
-              v_th: Tensor, beta: Tensor, v_reset: Tensor, k_ref: Tensor, weight_v: Tensor | None,
-              pending: Tensor, length: int, detach_recurrent: bool, surrogate: str, width: float):
+def _blocks(t_len: int, length: int, spikes: Tensor, pending: Tensor):
+    """``(t0, t1, z[t0 - length : t1 - length])`` for each block, the first one's from `pending`."""
+    for t0 in range(0, t_len, length):
+        t1 = min(t0 + length, t_len)
+        yield t0, t1, pending[: t1 - t0] if t0 == 0 else spikes[t0 - length : t1 - length]
+
+
+def scan_alif(current: Tensor, gain: Tensor, bias: Tensor, v0: Tensor, a0: Tensor, ref0: Tensor,
+              alpha: Tensor, rho: Tensor, v_th: Tensor, beta: Tensor, v_reset: Tensor,
+              k_ref: Tensor, weight_v: Tensor | None, pending: Tensor, length: int,
+              detach_recurrent: bool, surrogate: str, width: float):
     """Simulate the ALIF layer on CPU, blocks of `length` steps: ``(spikes, v, a, refractory)``.
 
-    `drive` ``float[T, B, N]`` (V, `alif_drive` of the external current); initial state `v0` (V),
-    `a0` (V), `ref0` (steps left) ``[B, N]``; per-neuron ``[N]``: `alpha`, `rho` (decays per step),
-    `v_th`, `beta`, `v_reset` (V), `k_ref` (refractory length K, steps, float). Recurrent input
+    `current` ``float[T, B, N]`` (A); drive ``x = bias + gain I`` with per-neuron ``[N]`` `gain`
+    (V/A) and `bias` (V) (`biofit.neurons.alif.alif_drive`); initial state `v0` (V), `a0` (V),
+    `ref0` (steps left) ``[B, N]``; per-neuron ``[N]``: `alpha`, `rho` (decays per step), `v_th`,
+    `beta`, `v_reset` (V), `k_ref` (refractory length K, steps, float). Recurrent input
     (`weight_v` ``[N, N]``, V per spike, gain folded in; None for none): ``x[t] += weight_v
     z[t - length]``, with ``z[t - length]`` taken from `pending` ``[length, B, N]`` for t <
     length; `detach_recurrent` stops the gradient through those spikes. `surrogate`, `width`: the
@@ -213,5 +229,5 @@ def scan_alif(drive: Tensor, v0: Tensor, a0: Tensor, ref0: Tensor, alpha: Tensor
     (after any reset), each ``[T, B, N]``, and the refractory count ``[B, N]`` after the last step
     (not differentiable). All tensors on the CPU, of one floating dtype.
     """
-    return _ScanALIF.apply(drive, v0, a0, ref0, alpha, rho, v_th, beta, v_reset, k_ref, weight_v,
-                           pending, length, detach_recurrent, surrogate, width)
+    return _ScanALIF.apply(current, gain, bias, v0, a0, ref0, alpha, rho, v_th, beta, v_reset,
+                           k_ref, weight_v, pending, length, detach_recurrent, surrogate, width)

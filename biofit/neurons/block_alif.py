@@ -180,17 +180,21 @@ class BlockALIF(ALIF):
         if self.kernel == "scan" and not on_cpu:
             raise ValueError(f"kernel='scan' runs on the CPU only, got a tensor on {current.device}")
         scan = self.kernel == "scan" or (self.kernel == "auto" and on_cpu)
-        run = self._run_scan if scan else self._run_toeplitz
-        spikes, traces, final = run(alif_drive(current, c), c, length, s0, pending, weight_v, record)
+        if scan:
+            spikes, traces, final = self._run_scan(current, c, length, s0, pending, weight_v, record)
+        else:
+            spikes, traces, final = self._run_toeplitz(alif_drive(current, c), c, length, s0,
+                                                       pending, weight_v, record)
         return spikes, traces, self._final(final, spikes, pending, length)
 
-    def _run_scan(self, drive: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
+    def _run_scan(self, current: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
                   pending: Tensor, weight_v: Tensor | None, record: bool):
-        n = drive.shape[2]
+        n = current.shape[2]
         ref = c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay)
-        per_neuron = (torch.broadcast_to(x, (n,)) for x in
-                      (c.decay, c.decay_adapt, c.v_th, c.beta, c.v_reset, ref))
-        spikes, v, a, refractory = scan_alif(drive, *s0[:2], s0.refractory, *per_neuron, weight_v,
+        gain, bias, *per_neuron = (torch.broadcast_to(x, (n,)) for x in
+                                   (c.gain, c.bias, c.decay, c.decay_adapt, c.v_th, c.beta,
+                                    c.v_reset, ref))
+        spikes, v, a, refractory = scan_alif(current, gain, bias, *s0, *per_neuron, weight_v,
                                              pending, length, self.detach_recurrent,
                                              self.surrogate, self.width)
         traces = {"v": v, "a": a} if record else None
