@@ -6,6 +6,7 @@ Subcommands::
     biofit info                         # versions, Brian2 cython check, torch threads
     biofit lzc --demo [--out DIR]       # LZ76/LZ78 of sources with known entropy rate + figure
     biofit lzc RASTER [--out FEATURES.csv] [--variant lz76|lz78]
+    biofit train --rule stdp|tempotron|rstdp [--seed S] [--out RESULT.npz] ...
 
 Each subcommand imports its (heavy) dependencies only when it runs, so ``biofit --version`` is instant.
 The work itself lives in library modules and ``biofit.experiments``; this file only parses arguments.
@@ -60,6 +61,50 @@ def _cmd_lzc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _save_npz(path: str, arrays: dict) -> None:
+    import numpy as np
+
+    from biofit.io.atomic import write_atomic
+
+    write_atomic(path, lambda f: np.savez(f, **{k: np.asarray(v) for k, v in arrays.items()}))
+    print(f"wrote {path}")
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    if args.rule == "stdp":
+        from biofit.experiments.song2000 import train_stdp
+
+        out = train_stdp(input_rate_hz=args.rate_hz, duration_s=args.duration_s, seed=args.seed)
+        share = out["bimodality"]
+        print(f"Song et al. (2000), {args.rate_hz:g} Hz inputs, {args.duration_s:g} s: output rate "
+              f"{out['rate_hz'][0, -1]:.2f} Hz in the last window; weights near 0: "
+              f"{float(share['low'][0]):.2f}, near g_max: {float(share['high'][0]):.2f}, "
+              f"between: {float(share['middle'][0]):.2f}")
+        result = {"weights": out["weights"], "rate_hz": out["rate_hz"]}
+    elif args.rule == "tempotron":
+        from biofit.experiments.tempotron_capacity import random_latency_patterns, train_tempotron
+
+        clf = train_tempotron(n_patterns=args.patterns, n_afferents=args.afferents,
+                              n_epochs=args.epochs, seed=args.seed)
+        X, y = random_latency_patterns(args.patterns, args.afferents, seed=args.seed)
+        print(f"Tempotron, P = {args.patterns} patterns, N = {args.afferents} afferents "
+              f"(load {args.patterns / args.afferents:g}): training accuracy {clf.score(X, y):.4f} "
+              f"after {clf.n_iter_} epochs")
+        result = {"coef": clf.coef_, "errors": np.asarray(clf.errors_)}
+    else:
+        from biofit.experiments.distal_reward import train_rstdp
+
+        out = train_rstdp(duration_s=args.duration_s, n_runs=args.runs, seed=args.seed)
+        print(f"distal reward, {args.duration_s:g} s, {args.runs} run(s): rank of the rewarded "
+              f"synapse among all (0 = strongest): {out['target_rank'].tolist()}")
+        result = {k: out[k] for k in ("weights", "target_history", "others_mean_history", "target_rank")}
+    if args.out:
+        _save_npz(args.out, result)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="biofit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"biofit {__version__}")
@@ -80,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     lzc.add_argument("--seed", type=int, default=0, help="seed of the demo's sources")
     lzc.add_argument("--small", action="store_true", help="short sequences (quick check)")
     lzc.set_defaults(func=_cmd_lzc)
+
+    train = sub.add_parser("train", help="local learning rules on their classic tasks")
+    train.add_argument("--rule", required=True, choices=("stdp", "tempotron", "rstdp"),
+                       help="stdp: Song et al. 2000; tempotron: random latency patterns; "
+                            "rstdp: Izhikevich 2007 distal reward")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--duration-s", type=float, default=100.0,
+                       help="simulated time, s (stdp, rstdp)")
+    train.add_argument("--rate-hz", type=float, default=20.0, help="input rate, Hz (stdp)")
+    train.add_argument("--patterns", type=int, default=200, help="number of patterns (tempotron)")
+    train.add_argument("--afferents", type=int, default=500, help="number of afferents (tempotron)")
+    train.add_argument("--epochs", type=int, default=500, help="maximum epochs (tempotron)")
+    train.add_argument("--runs", type=int, default=1, help="independent runs (rstdp)")
+    train.add_argument("--out", help="save the learned weights and curves to this .npz")
+    train.set_defaults(func=_cmd_train)
     return parser
 
 

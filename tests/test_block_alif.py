@@ -98,12 +98,13 @@ def _isi_ok(spikes: torch.Tensor, min_isi: int) -> bool:
     batch=st.integers(1, 3),
     n=st.integers(1, 5),
     seed=st.integers(0, 2**31 - 1),
+    kernel=st.sampled_from(["scan", "toeplitz"]),
 )
 def test_block_alif_matches_sequential_alif_spikes_and_traces(
-    arp, adapt, per_neuron, t_len, batch, n, seed
+    arp, adapt, per_neuron, t_len, batch, n, seed, kernel
 ):
     params = {"beta": 4e-3 if adapt else 0.0, "tau_adapt": 0.02}
-    block = BlockALIF(n, DT, arp_steps=arp, per_neuron=per_neuron, **params)
+    block = BlockALIF(n, DT, arp_steps=arp, per_neuron=per_neuron, kernel=kernel, **params)
     seq = ALIF(n, DT, t_ref=(arp + 1) * DT, per_neuron=per_neuron, **params)
     current = _current(seed, t_len, batch, n)
     s_blk, tr_blk = block.simulate(current)
@@ -122,9 +123,11 @@ def test_block_alif_matches_sequential_alif_spikes_and_traces(
     batch=st.integers(1, 3),
     n=st.integers(1, 6),
     seed=st.integers(0, 2**31 - 1),
+    kernel=st.sampled_from(["scan", "toeplitz"]),
 )
-def test_recurrent_block_alif_matches_sequential_recurrence(arp, adapt, t_len, batch, n, seed):
-    block = _pair(n, arp, seed, recurrent=True, beta=4e-3 if adapt else 0.0)
+def test_recurrent_block_alif_matches_sequential_recurrence(arp, adapt, t_len, batch, n, seed,
+                                                            kernel):
+    block = _pair(n, arp, seed, recurrent=True, beta=4e-3 if adapt else 0.0, kernel=kernel)
     current = _current(seed, t_len, batch, n)
     s_blk = block(current)
     s_seq, _, _ = block.run_sequential(current)
@@ -136,10 +139,11 @@ def test_block_alif_spikes_a_lot_and_still_matches_with_long_blocks():
     """Strong drive: most blocks contain a spike, and refractoriness crosses block boundaries."""
     current = _current(3, 600, 4, 8, scale=1e-8)
     for arp in (1, 7, 20):
-        block = _pair(8, arp, 3, recurrent=True, beta=2e-4, tau_adapt=0.02)
-        s_blk = block(current).detach()
-        assert float(s_blk.sum()) > 0.2 * s_blk.numel() / (arp + 1)  # a fifth of the maximum rate
-        assert torch.equal(s_blk, block.run_sequential(current)[0])
+        for kernel in ("scan", "toeplitz"):
+            block = _pair(8, arp, 3, recurrent=True, beta=2e-4, tau_adapt=0.02, kernel=kernel)
+            s_blk = block(current).detach()
+            assert float(s_blk.sum()) > 0.2 * s_blk.numel() / (arp + 1)  # a fifth of the maximum
+            assert torch.equal(s_blk, block.run_sequential(current)[0])
 
 
 def test_per_neuron_refractory_lengths_use_the_shortest_as_block():
@@ -151,9 +155,10 @@ def test_per_neuron_refractory_lengths_use_the_shortest_as_block():
     assert torch.equal(block(current), seq(current))
 
 
+@pytest.mark.parametrize("kernel", ["scan", "toeplitz"])
 @pytest.mark.parametrize("recurrent", [False, True])
-def test_split_run_with_returned_state_equals_one_run(recurrent):
-    block = _pair(5, 6, 11, recurrent=recurrent, beta=3e-3)
+def test_split_run_with_returned_state_equals_one_run(recurrent, kernel):
+    block = _pair(5, 6, 11, recurrent=recurrent, beta=3e-3, kernel=kernel)
     current = _current(11, 200, 2, 5, scale=4e-9)
     whole = block(current)
     first, state = block(current[:93], return_state=True)
@@ -172,11 +177,13 @@ def test_alif_state_dict_loads_into_block_alif():
     assert torch.equal(block(current), seq(current))
 
 
+@pytest.mark.parametrize("kernel", ["scan", "toeplitz"])
 @pytest.mark.parametrize("recurrent, detach", [(False, True), (True, True), (True, False)])
 @pytest.mark.parametrize("arp, per_neuron", [(0, True), (3, False), (20, True)])
-def test_block_gradients_equal_sequential_with_detached_reset(recurrent, detach, arp, per_neuron):
+def test_block_gradients_equal_sequential_with_detached_reset(recurrent, detach, arp, per_neuron,
+                                                              kernel):
     block = _pair(5, arp, 7, recurrent=recurrent, detach_recurrent=detach, learn=LEARN,
-                  per_neuron=per_neuron, beta=4e-3, width=4e-3)
+                  per_neuron=per_neuron, beta=4e-3, width=4e-3, kernel=kernel)
     current = _current(7, 150, 3, 5, scale=4e-9).requires_grad_()
     readout = torch.randn(150, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
 
@@ -196,6 +203,51 @@ def test_block_gradients_equal_sequential_with_detached_reset(recurrent, detach,
         assert torch.isfinite(g_blk[name]).all(), name
         assert float(g.abs().max()) > 0, name
         torch.testing.assert_close(g_blk[name], g, rtol=1e-8, atol=1e-8 * float(g.abs().max()))
+
+
+@pytest.mark.parametrize("surrogate", ["fast_sigmoid", "multi_gaussian"])
+@pytest.mark.parametrize("recurrent, detach", [(False, True), (True, True), (True, False)])
+@pytest.mark.parametrize("arp", [0, 1, 5])
+def test_scan_and_toeplitz_kernels_agree_on_spikes_traces_state_and_gradients(
+    arp, recurrent, detach, surrogate
+):
+    """The CPU scan (`_block_numba`) and the parallel closed form (`_block_kernels`) are two
+    algorithms for one model: same spikes, same gradients, also through the v and a traces and
+    the returned state, on a run split in two (the second half starts from the first's state)."""
+    current = _current(13, 97, 3, 6, scale=5e-9).requires_grad_()
+    g = torch.Generator().manual_seed(1)
+    weights = [torch.randn(97, 3, 6, dtype=torch.float64, generator=g) for _ in range(3)]
+    out = {}
+    for kernel in ("scan", "toeplitz"):
+        block = _pair(6, arp, 13, recurrent=recurrent, detach_recurrent=detach, learn=LEARN,
+                      beta=3e-3, width=4e-3, surrogate=surrogate, kernel=kernel)
+        current.grad = None
+        z1, tr1, state = block._run(current[:40], None, record=True)
+        z2, tr2, final = block._run(current[40:], state, record=True)
+        spikes = torch.cat([z1, z2])
+        v, a = (torch.cat([tr1[name], tr2[name]]) for name in ("v", "a"))
+        loss = sum((x * w).sum() for x, w in zip((spikes, v * 1e3, a * 1e3), weights))
+        loss = loss + final.v.sum() * 1e3 + final.a.sum() * 1e3
+        loss.backward()
+        grads = {name: p.grad.clone() for name, p in block.named_parameters()}
+        grads["current"] = current.grad.clone()
+        out[kernel] = spikes.detach(), v.detach(), grads
+    (s_scan, v_scan, g_scan), (s_toep, v_toep, g_toep) = out["scan"], out["toeplitz"]
+    assert torch.equal(s_scan, s_toep) and float(s_scan.sum()) > 10
+    torch.testing.assert_close(v_scan, v_toep, rtol=0, atol=1e-13)
+    for name, g in g_toep.items():
+        assert float(g.abs().max()) > 0, name
+        torch.testing.assert_close(g_scan[name], g, rtol=1e-8, atol=1e-8 * float(g.abs().max()))
+
+
+def test_scan_kernel_backward_can_run_twice_with_retained_graph():
+    block = _pair(4, 3, 2, recurrent=True, detach_recurrent=False, learn=("tau_mem",), beta=3e-3)
+    current = _current(2, 60, 2, 4, scale=5e-9)
+    loss = block(current).sum() + 0.0 * block.recurrent_weight.sum()
+    loss.backward(retain_graph=True)
+    once = block.params.raw_tau_mem.grad.clone()
+    loss.backward()
+    torch.testing.assert_close(block.params.raw_tau_mem.grad, 2 * once)
 
 
 def test_float32_spikes_differ_only_after_a_tie_within_rounding():
@@ -273,6 +325,11 @@ def test_training_with_block_alif_reaches_the_accuracy_of_sequential_alif():
 def test_bad_arp_steps_raise_value_error(bad):
     with pytest.raises(ValueError, match="arp_steps"):
         BlockALIF(3, DT, arp_steps=bad)
+
+
+def test_unknown_kernel_raises_value_error():
+    with pytest.raises(ValueError, match="kernel must be one of"):
+        BlockALIF(3, DT, arp_steps=2, kernel="fft")
 
 
 def test_arp_steps_and_t_ref_together_raise():

@@ -77,3 +77,28 @@ def test_lzc_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     done = run_biofit("lzc", str(missing))
     assert done.returncode == 2
     assert str(missing) in done.stderr
+
+
+def test_train_tempotron_learns_a_low_load_task() -> None:
+    done = run_biofit("train", "--rule", "tempotron", "--patterns", "50", "--afferents", "100",
+                      "--epochs", "100", "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    assert "training accuracy 1.0000" in done.stdout  # load 0.5 is far below the capacity (~3)
+
+
+def test_train_stdp_saves_weights_inside_their_bounds(tmp_path: Path) -> None:
+    from biofit.experiments.song2000 import SongNeuron
+
+    out = tmp_path / "song.npz"
+    done = run_biofit("train", "--rule", "stdp", "--duration-s", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    with numpy.load(out) as saved:
+        weights = saved["weights"]
+    assert weights.shape == (1, 1000)
+    assert weights.min() >= 0.0 and weights.max() <= SongNeuron().g_max
+
+
+def test_train_rejects_an_unknown_rule() -> None:
+    done = run_biofit("train", "--rule", "hebb")
+    assert done.returncode == 2
+    assert "invalid choice: 'hebb'" in done.stderr

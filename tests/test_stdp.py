@@ -173,9 +173,9 @@ def song_checks(out, g_max):
 
 
 def test_song2000_stdp_regulates_output_rate_and_splits_weights():
-    """Short version: A+ doubled (0.01), 80 s; three independent (10 Hz, 40 Hz) neuron pairs in one batch."""
+    """Short version: A+ doubled (0.01), 50 s; three independent (10 Hz, 40 Hz) neuron pairs in one batch."""
     params = STDPParams(a_plus=0.01, a_minus=0.0105, w_max=0.015)
-    out = simulate_song2000((10.0, 40.0) * 3, duration_s=80.0, stdp=params, seed=0, update_every_s=1.0)
+    out = simulate_song2000((10.0, 40.0) * 3, duration_s=50.0, stdp=params, seed=0, update_every_s=1.0)
     split, late, early = song_checks(out, 0.015)
     early_ratio, late_ratio = early[1::2] / early[0::2], late[1::2] / late[0::2]
     assert np.all(early_ratio > 5)

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +47,7 @@ from biofit.datasets.sources import (
 from biofit.encoding.features import LZCEncoder
 from biofit.encoding.lzc import lempel_ziv_complexity
 from biofit.encoding.poisson import poisson_spike_trains
+from biofit.io.atomic import write_atomic
 
 DT_S = 1e-3  # bin width of the Poisson sources and of the example raster
 #: (family, parameters) of the demo's sources, entropy rates from 1.0 down to 0.05 bit/symbol.
@@ -80,25 +79,12 @@ def _draw(family: str, params: dict, n: int, seed) -> tuple[np.ndarray, float]:
             entropy_rate_poisson(params["rate_hz"], DT_S))
 
 
-def _write_atomic(path: Path, write) -> None:
-    """Call ``write(binary_file)`` on a new temporary file beside ``path``, then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_csv(path: Path, header, rows) -> None:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    _write_atomic(path, lambda f: f.write(text.getvalue().encode()))
+    write_atomic(path, lambda f: f.write(text.getvalue().encode()))
 
 
 def _figure(path: Path, table: list[dict], curves: dict) -> None:
@@ -127,7 +113,7 @@ def _figure(path: Path, table: list[dict], curves: dict) -> None:
     ax_n.set(xlabel="sequence length n", ylabel="normalized LZC / H", title="convergence")
     ax_n.legend(fontsize=7)
     fig.tight_layout()
-    _write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
+    write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
 def run_demo(out_dir, n: int = 1_000_000, seed: int = 0, small: bool = False,
@@ -223,5 +209,5 @@ def make_example_raster(path, seed: int = 0) -> np.ndarray:
     p01 = p10 * p / (1 - p)  # stationary P(1) = p01 / (p01 + p10) = p
     bursty = [markov_source(p01, p10, n_bins, seed=rng) for _ in range(3 * n_channels)]
     raster = np.concatenate([poisson, np.array(bursty)]).reshape(6, n_channels, n_bins)
-    _write_atomic(Path(path), lambda f: np.save(f, raster, allow_pickle=False))
+    write_atomic(Path(path), lambda f: np.save(f, raster, allow_pickle=False))
     return raster

@@ -17,6 +17,12 @@ dopamine-like pulse, Izhikevich's DA(t)), d the neuromodulator concentration dec
 (M is a reward-prediction error; ``tau_baseline=None`` uses M = d, Izhikevich's rule). Per bin,
 :math:`\Delta w = \eta M e\,\Delta t` (Izhikevich's ds/dt = c d), so η (1/s) does not depend on the
 step; w is clipped to [w_min, w_max]. Defaults follow Izhikevich (2007): τ_e = 1 s (his τ_c), τ_d = 0.2 s.
+
+For trial-based tasks the reward pulse itself can be a *stimulus-specific* reward-prediction error,
+:math:`r = R - \bar R(s)` with :math:`\bar R(s) \leftarrow \bar R(s) + \alpha\,(R - \bar R(s))` updated only
+on trials of stimulus s (:func:`stimulus_rpe`; Frémaux, Sprekeler & Gerstner 2010, J. Neurosci.
+30:13326, "critic" condition): it removes the bias that a reward with a non-zero mean per stimulus
+gives the plain rule (their "unsupervised bias" term).
 """
 
 from __future__ import annotations
@@ -84,6 +90,31 @@ def rstdp_step(pre, post, reward, state: RSTDPState, w: torch.Tensor, params: RS
     m = m.view(-1, 1, 1) if w.ndim == 3 else m
     w = (w + params.eta * dt * m * elig).clamp(params.stdp.w_min, params.stdp.w_max)
     return w, RSTDPState(traces, elig, d, baseline)
+
+
+def stimulus_rpe(reward, stimulus: int, baseline: torch.Tensor, rate: float):
+    """Stimulus-specific reward-prediction error: returns ``(reward - baseline[stimulus], new_baseline)``.
+
+    ``baseline: float[n_stimuli]`` holds the running mean reward of each stimulus; only entry
+    ``stimulus`` moves, by ``rate * (reward - baseline[stimulus])`` (an exponential average over the
+    past trials of that stimulus, time constant ``1/rate`` trials; Frémaux et al. 2010). ``rate`` in
+    (0, 1].
+
+    >>> rpe, b = stimulus_rpe(1.0, 0, torch.zeros(2), 0.5)
+    >>> float(rpe), b.tolist()
+    (1.0, [0.5, 0.0])
+    """
+    rate = positive_finite("rate", rate)
+    if rate > 1.0:
+        raise ValueError(f"rate must be in (0, 1], got {rate!r}")
+    if not 0 <= int(stimulus) < baseline.shape[0]:
+        raise ValueError(f"stimulus={stimulus!r} is not an index into baseline of length {baseline.shape[0]}")
+    reward = torch.as_tensor(reward, dtype=baseline.dtype)
+    finite_tensor("reward", reward.reshape(-1))
+    rpe = reward - baseline[int(stimulus)]
+    new = baseline.clone()
+    new[int(stimulus)] += rate * rpe
+    return rpe, new
 
 
 class RewardModulatedSTDP:

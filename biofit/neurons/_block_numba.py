@@ -126,6 +126,37 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, flag, v_tr, a_tr, v0, a0,
                 g_a[b, i] = ga * rho[i]
 
 
+@njit(cache=True)
+def _spike_input(pre, weight_t, out):
+    """``out[s, b, i] = sum_j pre[s, b, j] weight_t[j, i]`` over the nonzero ``pre`` (spikes are
+    sparse: N operations per spike instead of N^2 per step)."""
+    n_s, n_b, n_pre = pre.shape
+    n_post = weight_t.shape[1]
+    for s in range(n_s):
+        for b in range(n_b):
+            for i in range(n_post):
+                out[s, b, i] = 0.0
+            for j in range(n_pre):
+                p = pre[s, b, j]
+                if p != 0.0:
+                    for i in range(n_post):
+                        out[s, b, i] += p * weight_t[j, i]
+
+
+@njit(cache=True)
+def _spike_weight_grad(pre, g_x, g_weight_t):
+    """``g_weight_t[j, i] += sum_{s, b} pre[s, b, j] g_x[s, b, i]`` over the nonzero ``pre``."""
+    n_s, n_b, n_pre = pre.shape
+    n_post = g_x.shape[2]
+    for s in range(n_s):
+        for b in range(n_b):
+            for j in range(n_pre):
+                p = pre[s, b, j]
+                if p != 0.0:
+                    for i in range(n_post):
+                        g_weight_t[j, i] += p * g_x[s, b, i]
+
+
 def _np(x: Tensor) -> np.ndarray:
     return x.detach().numpy()
 
@@ -148,10 +179,10 @@ class _ScanALIF(torch.autograd.Function):
         if weight_v is None:
             _forward_steps(*head, _np(cur[:1]), False, *state, 0, t_len)
         else:
-            w_t = weight_v.detach().t()
+            w_t = _np(weight_v.detach().t().contiguous())
             rec = torch.empty(min(length, t_len), batch, n, dtype=cur.dtype)
             for t0, t1, pre in _blocks(t_len, length, spikes, pending.detach()):
-                torch.mm(pre.reshape(-1, n), w_t, out=rec[: t1 - t0].view(-1, n))
+                _spike_input(_np(pre.contiguous()), w_t, _np(rec[: t1 - t0]))
                 _forward_steps(*head, _np(rec), True, *state, t0, t1)
         ctx.save_for_backward(cur, gain.detach(), spikes, v_tr, a_tr, dist, flag, v0.detach(),
                               a0.detach(), alpha.detach(), rho.detach(),
@@ -190,16 +221,17 @@ class _ScanALIF(torch.autograd.Function):
         if weight_v is None:
             _backward_steps(*head, _np(dummy), False, *tail, 0, t_len)
         else:
-            g_w = torch.zeros_like(weight_v)
+            g_w_t = torch.zeros(n, n, dtype=torch.float64)
             g_x = torch.empty(min(length, t_len), batch, n, dtype=dtype)
             g_pending = torch.zeros_like(pending) if through_spikes else None
             for t0, t1, pre in reversed(list(_blocks(t_len, length, spikes, pending))):
                 _backward_steps(*head, _np(g_x), True, *tail, t0, t1)
                 g_block = g_x[: t1 - t0].view(-1, n)
-                g_w.addmm_(g_block.t(), pre.reshape(-1, n))
+                _spike_weight_grad(_np(pre.contiguous()), _np(g_x[: t1 - t0]), _np(g_w_t))
                 if through_spikes:
                     g_pre = g_z[t0 - length : t1 - length] if t0 > 0 else g_pending[: t1 - t0]
                     g_pre.view(-1, n).addmm_(g_block, weight_v)
+            g_w = g_w_t.t().to(dtype)
         g_gain, g_bias, g_alpha, g_rho, g_vth, g_beta, g_vreset = (x.to(dtype) for x in acc)
         return (g_cur, g_gain, g_bias, g_v, g_a, None, g_alpha, g_rho, g_vth, g_beta, g_vreset,
                 None, g_w, g_pending, None, None, None, None)
