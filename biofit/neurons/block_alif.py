@@ -24,13 +24,15 @@ gradient flows back through earlier spikes; with ``detach_recurrent=False`` it d
 Two kernels compute a block (``kernel=``; the tests check that they agree on spikes, traces, state
 and every gradient). ``"toeplitz"`` is the parallel closed form above, in torch, for any device
 (2311.11390's GPU algorithm). ``"scan"`` (`biofit.neurons._block_numba`, the default on CPU) keeps
-the block structure -- the recurrent input of a block is computed at once from the previous
-block's spikes, event-driven (N operations per spike) -- but evaluates the block's convolution by
-its recursion in one compiled pass with a hand-written adjoint: on a CPU the parallel form gains
-no depth, and costs O(L) elementwise passes per block where the scan makes one. Measured on one
-CPU thread (benchmarks/block_alif.py, 1000 Poisson inputs -> 128 recurrent units, B 32, T 512 to
-2048, fwd + bwd): the scan is faster than `run_sequential` for every R >= 0 (there is no block
-length below which the step loop wins, so no fallback to it), the toeplitz kernel only for R >= 5.
+the block structure -- a block's recurrent input is known from the previous block's spikes, and
+is added event-driven (N operations per spike) -- but evaluates the block's convolution by its
+recursion in one compiled pass with a hand-written adjoint, checkpointed per chunk of blocks: on
+a CPU the parallel form gains no depth, and costs O(L) elementwise passes per block where the
+scan makes one. Measured on one CPU thread (benchmarks/block_alif.py: 1000 Poisson inputs -> 128
+recurrent units, B 32, T 512 to 2048, fwd + bwd), the scan is several times faster than
+`run_sequential` for every R >= 1 (6-10x; also for R = 0), so no block length needs a fallback
+to the step loop; the toeplitz kernel is slower than the step loop on CPU for R <= 2 and about
+even at R = 3.
 
 Example
 -------
@@ -207,7 +209,7 @@ class BlockALIF(ALIF):
                                     c.v_reset, ref))
         spikes, v, a, refractory = scan_alif(current, gain, bias, *s0, *per_neuron, weight_v,
                                              pending, length, self.detach_recurrent,
-                                             self.surrogate, self.width)
+                                             self.surrogate, self.width, record)
         traces = {"v": v, "a": a} if record else None
         return spikes, traces, ALIFState(v[-1], a[-1], refractory)
 
