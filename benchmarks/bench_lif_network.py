@@ -19,8 +19,11 @@ size: the baseline (``VmRSS`` after imports, model and data construction, before
 and the peak (``ru_maxrss`` after the timed iterations). "peak extra" = peak - baseline, the memory
 that training the network itself needs (activations kept for backward, gradients, Adam state).
 
-Usage: ``python benchmarks/bench_lif_network.py [--quick]``; writes
-``benchmarks/results/bench_lif_network.csv`` too.
+Threads: every framework runs with the same ``torch.set_num_threads``; by default one table for 1
+thread and one for 2 (``--threads 1 2``).
+
+Usage: ``python benchmarks/bench_lif_network.py [--quick] [--threads 1 2]``; writes
+``benchmarks/results/bench_lif_network.csv`` too (all tables, a ``threads`` column).
 """
 
 from __future__ import annotations
@@ -143,25 +146,15 @@ def worker(framework: str, repeats: int, threads: int) -> dict:
     return {"framework": framework, "times_ms": times, "cpu_ms": cpu, "baseline_mb": baseline, "peak_mb": peak}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1 round x 3 repeats (smoke run)")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=2, help="torch threads in every framework")
-    ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.worker:
-        print(json.dumps(worker(args.worker, args.repeats, args.threads)))
-        return
-    rounds, repeats = (1, 3) if args.quick else (args.rounds, args.repeats)
+def _measure(threads: int, rounds: int, repeats: int) -> list[tuple]:
+    """Run every framework `rounds` times (interleaved) with `threads` torch threads; table rows."""
     results: dict[str, dict] = {
         f: {"times_ms": [], "cpu_ms": [], "baseline_mb": [], "peak_mb": []} for f in FRAMEWORKS
     }
     for _ in range(rounds):
         for fw in FRAMEWORKS:
             cmd = [sys.executable, __file__, "--worker", fw, "--repeats", str(repeats),
-                   "--threads", str(args.threads)]
+                   "--threads", str(threads)]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             results[fw]["times_ms"] += r["times_ms"]
@@ -176,20 +169,41 @@ def main() -> None:
         cpu = statistics.median(results[fw]["cpu_ms"])
         peak = statistics.median(results[fw]["peak_mb"])
         extra = statistics.median(p - b for p, b in zip(results[fw]["peak_mb"], results[fw]["baseline_mb"]))
-        rows.append((LABELS[fw], wall, ref_wall / wall, cpu, ref_cpu / cpu, extra, peak))
-    print(f"LIF 784-{N_HID}-{N_OUT}, T={T}, B={B}, fwd+bwd+Adam, CPU, {args.threads} threads, "
-          f"{rounds} rounds x {repeats} repeats (medians)")
-    print(f"| {'framework':42s} | wall ms | snnTorch/this | CPU ms | snnTorch/this | peak extra MB | peak RSS MB |")
-    print(f"|{'-' * 44}|---------|---------------|--------|---------------|---------------|-------------|")
-    for label, wall, r_wall, cpu, r_cpu, extra, peak in rows:
-        print(f"| {label:42s} | {wall:7.1f} | {r_wall:13.2f} | {cpu:6.1f} | {r_cpu:13.2f} | {extra:13.0f} | {peak:11.0f} |")
+        rows.append((threads, LABELS[fw], wall, ref_wall / wall, cpu, ref_cpu / cpu, extra, peak))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="1 round x 3 repeats (smoke run)")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                    help="torch thread counts, one table each (the same for every framework)")
+    ap.add_argument("--worker", choices=FRAMEWORKS, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.repeats, args.threads[0])))
+        return
+    rounds, repeats = (1, 3) if args.quick else (args.rounds, args.repeats)
+    rows = []
+    for threads in args.threads:
+        table = _measure(threads, rounds, repeats)
+        rows += table
+        print(f"LIF 784-{N_HID}-{N_OUT}, T={T}, B={B}, fwd+bwd+Adam, CPU, {threads} thread(s), "
+              f"{rounds} rounds x {repeats} repeats (medians)")
+        print(f"| {'framework':42s} | wall ms | snnTorch/this | CPU ms | snnTorch/this | peak extra MB | peak RSS MB |")
+        print(f"|{'-' * 44}|---------|---------------|--------|---------------|---------------|-------------|")
+        for _, label, wall, r_wall, cpu, r_cpu, extra, peak in table:
+            print(f"| {label:42s} | {wall:7.1f} | {r_wall:13.2f} | {cpu:6.1f} | {r_cpu:13.2f} | {extra:13.0f} | {peak:11.0f} |")
+        print()
     out_dir = Path(__file__).resolve().parent / "results"
     out_dir.mkdir(exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out_dir, suffix=".csv")
     with os.fdopen(fd, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["framework", "wall_ms", "snntorch_over_this_wall", "cpu_ms", "snntorch_over_this_cpu",
-                    "peak_extra_mb", "peak_rss_mb"])
+        w.writerow(["threads", "framework", "wall_ms", "snntorch_over_this_wall", "cpu_ms",
+                    "snntorch_over_this_cpu", "peak_extra_mb", "peak_rss_mb"])
         w.writerows(rows)
     os.replace(tmp, out_dir / "bench_lif_network.csv")
 

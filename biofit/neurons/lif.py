@@ -27,9 +27,10 @@ with the simulation's ``dt`` gives). At step n:
    gradient through the reset's z, see `reset`) and start refractoriness.
 
 Without a synapse the layer runs the whole sequence as one autograd node (`_LIFScan`): its forward
-calls `lif_update` step by step with autograd off (same bits as the generic loop) and its backward
-is the hand-derived adjoint of that update (tested equal to autograd through the generic loop),
-which removes the per-step graph bookkeeping that dominates small layers.
+runs the update step by step with autograd off, writing into preallocated buffers (same bits as
+the generic loop) and its backward is the hand-derived adjoint of that update, a linear recursion
+of one in-place op a step (tested equal to autograd through the generic loop). This removes the
+per-step graph bookkeeping and allocations that dominate small layers.
 
 Example
 -------
@@ -187,79 +188,107 @@ def lif_step(
     return lif_update(lif_drive(current, c), state, c, spike)
 
 
+def _plain_scan(drive: Tensor, v0: Tensor, decay: Tensor, v_th: Tensor, v_reset: Tensor):
+    """The non-refractory forward written into preallocated ``[T, B, N]`` buffers, three ops a step.
+
+    The same arithmetic as `lif_update` (``addcmul``, step, ``lerp``), except that the spike test
+    ``u > v_th`` replaces ``u - v_th > 0``: the same truth value in IEEE arithmetic with gradual
+    underflow (the difference of two distinct finite floats is never 0 and has their order's sign).
+    Returns ``(x, spikes, v)`` with ``x = u - v_th`` computed for all steps at once afterwards.
+    """
+    u, spikes, v = torch.empty_like(drive), torch.empty_like(drive), torch.empty_like(drive)
+    prev = v0
+    for d_t, u_t, z_t, v_t in zip(drive.unbind(0), u.unbind(0), spikes.unbind(0), v.unbind(0)):
+        torch.addcmul(d_t, prev, decay, out=u_t)
+        torch.gt(u_t, v_th, out=z_t)
+        prev = torch.lerp(u_t, v_reset, z_t, out=v_t)
+    return u.sub_(v_th), spikes, v
+
+
 class _LIFScan(torch.autograd.Function):
     r"""A whole LIF sequence (no synapse) as one autograd node.
 
-    Forward: `lif_update` step by step with autograd off (the same arithmetic as the generic loop,
-    so the same bits). Backward: the adjoint of that update, vectorised over time wherever the
-    recursion allows. With :math:`u_t` the integrated potential, :math:`x_t = u_t - v_{th}`,
-    :math:`G_t = g(x_t)\,\mathrm{act}_t` (surrogate times not-refractory), spikes
-    :math:`z_t` and :math:`v_t = \mathrm{lerp}(u_t, v_{reset}, z_t)`:
-    :math:`\partial L/\partial u_t = \bar v_t (1 - z_t) + \bar z_t G_t` (reset detached, see
-    `reset`) and :math:`\bar v_{t-1} = \partial L/\partial u_t\,(\mathrm{act}_t\,\alpha + 1 -
-    \mathrm{act}_t)`; parameter gradients are sums over t and batch.
+    Forward, with autograd off: without refractoriness `_plain_scan` (the same bits as the generic
+    loop, no per-step allocation), otherwise `lif_update` step by step. Backward: the adjoint of
+    that update. With :math:`u_t` the integrated potential (after the refractory hold),
+    :math:`x_t = u_t - v_{th}`, :math:`a_t` = not refractory, spikes :math:`z_t`,
+    :math:`v_t = \mathrm{lerp}(u_t, v_{reset}, z_t)` (reset detached, see `reset`),
+    :math:`w_t = a_t\alpha + 1 - a_t` (:math:`\partial u_t/\partial v_{t-1}`) and
+    :math:`h_t = \partial L/\partial u_t`:
+
+    :math:`h_t = \bar z_t\,g(x_t)\,a_t + (1 - z_t)\,(\bar v^{direct}_t + w_{t+1} h_{t+1})`,
+    a linear recursion backwards in time, one in-place ``addcmul`` a step (the products with
+    :math:`1 - z_t \in \{0, 1\}` are exact, so this is the generic autograd chain up to the order
+    of the additions); the gradient of the drive is :math:`a_t h_t`, of :math:`v_0` is
+    :math:`w_0 h_0`; parameter gradients are sums over t and batch, everything else is computed
+    for all steps at once.
     """
 
     @staticmethod
     def forward(ctx, drive, v0, decay, v_th, v_reset, ref0, c, surrogate, width):  # noqa: D401
-        c = c._replace(decay=decay, v_th=v_th, v_reset=v_reset)
-        xs: list[Tensor] = []
-
-        def record(x: Tensor) -> Tensor:  # the surrogate's forward, recording its argument
-            xs.append(x)
-            return heaviside(x)
-
-        state = LIFState(v0, torch.zeros_like(v0), ref0)
-        zs, vs, refs = [], [], []
-        for d in drive.unbind(0):
-            z, state = lif_update((d, None), state, c, record)
-            zs.append(z)
-            vs.append(state.v)
-            refs.append(state.refractory)
-        spikes, v = torch.stack(zs), torch.stack(vs)
         active = None
-        if c.ref_steps is not None:
-            previous = torch.cat([ref0[None], torch.stack(refs[:-1])]) if len(refs) > 1 else ref0[None]
-            active = refractory_tick(previous)[1]
-        ctx.save_for_backward(torch.stack(xs), spikes, v, v0, decay, v_th, v_reset, active)
+        if c.ref_steps is None:
+            x, spikes, v = _plain_scan(drive, v0, decay, v_th, v_reset)
+            ref = ref0
+        else:
+            c = c._replace(decay=decay, v_th=v_th, v_reset=v_reset)
+            xs: list[Tensor] = []
+
+            def record(x: Tensor) -> Tensor:  # the surrogate's forward, recording its argument
+                xs.append(x)
+                return heaviside(x)
+
+            state = LIFState(v0, torch.zeros_like(v0), ref0)
+            zs, vs, refs = [], [], []
+            for d in drive.unbind(0):
+                z, state = lif_update((d, None), state, c, record)
+                zs.append(z)
+                vs.append(state.v)
+                refs.append(state.refractory)
+            x, spikes, v, ref = torch.stack(xs), torch.stack(zs), torch.stack(vs), state.refractory
+            active = refractory_tick(torch.stack([ref0] + refs[:-1]))[1]
+        ctx.save_for_backward(x, spikes, v, v0, decay, v_th, v_reset, active)
         ctx.surrogate, ctx.width = surrogate, width
         ctx.set_materialize_grads(False)
-        ctx.mark_non_differentiable(state.refractory)
-        return spikes, v, state.refractory
+        ctx.mark_non_differentiable(ref)
+        return spikes, v, ref
 
     @staticmethod
     def backward(ctx, g_spikes, g_v, _):
         x, z, v, v0, decay, v_th, v_reset, active = ctx.saved_tensors
-        gate = surrogate_grad(ctx.surrogate, x, ctx.width)
-        act = None if active is None else active.to(x.dtype)
-        if act is not None:
-            gate.mul_(act)
-        keep = 1.0 - z  # dv_t/du_t (the reset's z-path is detached, see `reset`)
-        g_x = torch.zeros_like(x) if g_spikes is None else g_spikes * gate  # dL/dx_t
-        g_drive = torch.empty_like(x)  # dL/d(drive_t) = dL/du_t where integrating
         need_decay, need_th, need_reset = ctx.needs_input_grad[2:5]
-        g_vs = torch.empty_like(x) if need_reset else None
-        carry = torch.zeros_like(v0)  # dL/dv_t through step t + 1
-        for t in range(x.shape[0] - 1, -1, -1):
-            g_vt = carry if g_v is None else carry + g_v[t]
-            if g_vs is not None:
-                g_vs[t] = g_vt
-            if act is None:
-                g_u = torch.addcmul(g_x[t], g_vt, keep[t], out=g_drive[t])
-                carry = g_u * decay
-            else:
-                g_u = torch.addcmul(g_x[t], g_vt, keep[t])
-                torch.mul(g_u, act[t], out=g_drive[t])
-                carry = torch.addcmul(g_u - g_drive[t], g_drive[t], decay)
-        g_decay = g_th = g_reset = None
+        if g_spikes is None:
+            h = torch.zeros_like(x)
+        else:
+            h = surrogate_grad(ctx.surrogate, x, ctx.width).mul_(g_spikes)
+        if active is not None:
+            h.masked_fill_(~active, 0.0)
+        g_th = -h.sum_to_size(v_th.shape) if need_th else None
+        # m_t = (1 - z_t) w_{t+1}, exactly w_{t+1} or 0; w: [B, N] (constant) or [T, B, N]
+        if active is None:
+            w = w_first = w_next = decay
+            m = torch.addcmul(decay, z[:-1], decay, value=-1.0)
+        else:
+            w = torch.where(active, decay, 1.0)
+            w_first, w_next = w[0], w[1:]
+            m = (1.0 - z[:-1]).mul_(w_next)
+        if g_v is not None:
+            h.addcmul_(g_v, 1.0 - z)
+        hs, ms = h.unbind(0), m.unbind(0)
+        for t in range(x.shape[0] - 2, -1, -1):  # h_t += m_t h_{t+1}, in place
+            torch.addcmul(hs[t], ms[t], hs[t + 1], out=hs[t])
+        g_v0 = w_first * h[0]
+        g_reset = None
+        if need_reset:  # dL/dv_t = g_v[t] + w_{t+1} h_{t+1} (only g_v[T-1] at the last step)
+            g_reset = (z[:-1] * w_next * h[1:]).sum_to_size(v_reset.shape)
+            if g_v is not None:
+                g_reset = g_reset + (g_v * z).sum_to_size(v_reset.shape)
+        g_drive = h if active is None else h.masked_fill_(~active, 0.0)
+        g_decay = None
         if need_decay:  # u_t = drive_t + decay * v_{t-1}
             g_decay = (g_drive[0] * v0).sum_to_size(decay.shape)
             g_decay = g_decay + (g_drive[1:] * v[:-1]).sum_to_size(decay.shape)
-        if need_th:
-            g_th = -g_x.sum_to_size(v_th.shape)
-        if need_reset:
-            g_reset = (g_vs * z).sum_to_size(v_reset.shape)
-        return g_drive, carry, g_decay, g_th, g_reset, None, None, None, None
+        return g_drive, g_v0, g_decay, g_th, g_reset, None, None, None, None
 
 
 class LIF(NeuronLayer):
@@ -315,6 +344,11 @@ class LIF(NeuronLayer):
     def _scan(self, current: Tensor, state: LIFState, c: LIFCoefficients, record: bool):
         if c.decay_syn is not None:
             return super()._scan(current, state, c, record)
+        # [N] coefficients materialised at [B, N]: a [T, B, N] op broadcasting an [N] vector runs
+        # T * B inner loops of N elements (several times slower at N = 100, worse at N = 10); at
+        # [B, N] it runs T loops of B * N. Elementwise the arithmetic, so the bits, are the same.
+        c = c._replace(**{k: getattr(c, k).expand_as(state.v).contiguous()
+                          for k in ("decay", "gain", "bias", "v_th", "v_reset")})
         drive = lif_drive(current, c)[0]
         spikes, v, ref = _LIFScan.apply(
             drive, state.v, c.decay, c.v_th, c.v_reset, state.refractory, c, self.surrogate, self.width
