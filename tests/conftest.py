@@ -27,3 +27,19 @@ def pytest_collection_modifyitems(config, items):
 def shared_data() -> Path:
     """Path of the shared public recordings (tests using it must be marked `realdata`)."""
     return SHARED_DATA
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test with torch at one intra-op thread, then restore the previous count.
+
+    For tests on small tensors: extra threads only add contention on a shared 2-core runner (seen
+    here: small elementwise ops up to 50x slower). Modules opt in with
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -30,13 +30,7 @@ def _current(seed: int, t_len: int, batch: int, n: int, dtype=torch.float64, sca
     return scale * (0.4 * drive + 0.8 * bias)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is faster, and spares a shared CI runner from spinning threads."""
-    n_threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n_threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pair(n: int, arp: int, seed: int, recurrent: bool = False, **kw):

@@ -13,13 +13,7 @@ DT = 1e-3
 LAGS_MS = np.arange(-100, 101, 5)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pairing_rasters(lags_ms, n_pairs=10, period_ms=1000, offset_ms=200):

@@ -17,13 +17,7 @@ from biofit.learning.three_factor import RewardModulatedSTDP, RSTDPParams, stimu
 DT = 1e-3
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors: intra-op threads only add contention on the shared 2-core runner."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_pairing_then_reward(params, lag_steps, delay_steps, reward, n_steps=4000):
