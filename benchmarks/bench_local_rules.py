@@ -3,7 +3,9 @@
 1. Tempotron: fixed number of training epochs on 1000 latency patterns x 500 afferents.
    Peer: no tempotron package installs here (SpikingJelly's needs loguru/torchvision), so the
    baseline is the textbook implementation: online, one pattern at a time, V(t) as an explicit sum
-   of kernels on the same grid (numpy), the same update rule and presentation order.
+   of kernels on the same grid (numpy), the same update rule and presentation order. Also printed
+   (biofit only, below the table): the alpha = 2 acceptance task (P = 1000, N = 500, seed 0)
+   trained to 100 % with `train_tempotron`'s setting (lambda = 3e-5, mu = 0.99, online).
 2. STDP: additive all-to-all pair STDP, 1000 synapses (1000 Poisson inputs at 10 Hz -> 1 output
    at 20 Hz), 100 s at dt = 0.1 ms. Peer: Brian2 ``Synapses`` (cython target, event-driven traces,
    explicit Network and dt), timed on ``net.run`` after a warm-up build.
@@ -57,9 +59,22 @@ def time_it(fn, repeats):
 
 def bench_tempotron(n_patterns, n_afferents, n_epochs, repeats):
     X, y = random_latency_patterns(n_patterns, n_afferents, seed=0)
-    ours = time_it(lambda: Tempotron(n_epochs=n_epochs, batch_size=1, momentum=0.0, seed=0, duration=0.5).fit(X, y), repeats)
+    Tempotron(n_epochs=1, seed=0, duration=0.5).fit(X[:10], y[:10])  # load the numba kernels from their cache
+    clf = Tempotron(n_epochs=n_epochs, batch_size=1, momentum=0.0, seed=0, duration=0.5)
+    ours = time_it(lambda: clf.fit(X, y), repeats)
     peer = time_it(lambda: naive_tempotron_epochs(X, y, n_epochs, 0.01, 1e-3, 0), repeats)
     return ours, peer
+
+
+def tempotron_to_convergence(repeats):
+    """Median seconds, epochs and training accuracy of the alpha = 2 task trained to 100 % (seed 0)."""
+    X, y = random_latency_patterns(1000, 500, seed=0)
+
+    def fit():
+        return Tempotron(learning_rate=3e-5, momentum=0.99, batch_size=1, n_epochs=2000, seed=0, duration=0.5).fit(X, y)
+
+    clf = fit()
+    return time_it(fit, repeats), clf.n_iter_, clf.score(X, y)
 
 
 def stdp_inputs(duration_s, dt, seed=0):
@@ -111,6 +126,7 @@ def main():
     n_pat, n_ep = 1000 // scale, 3
     ours, peer = bench_tempotron(n_pat, 500, n_ep, args.repeats)
     rows.append((f"Tempotron {n_ep} online epochs, {n_pat} patterns x 500 afferents", "naive online numpy", ours, peer))
+    converge_s, converge_epochs, converge_acc = tempotron_to_convergence(args.repeats)
     dt, duration = 1e-4, 100.0 / scale
     pre, post = stdp_inputs(duration, dt)
     w0 = torch.full((1000, 1), 0.5, dtype=torch.float64)
@@ -123,6 +139,8 @@ def main():
     print(f"| work | peer | biofit (s) | peer (s) | peer / biofit |\n|---|---|---|---|---|")
     for work, name, ours, peer in rows:
         print(f"| {work} | {name} | {ours:.3f} | {peer:.3f} | {peer / ours:.2f} |")
+    print(f"\nTempotron alpha = 2 (P = 1000, N = 500, seed 0), lambda = 3e-5, mu = 0.99: training accuracy "
+          f"{converge_acc:.4f} after {converge_epochs} epochs, {converge_s:.2f} s (biofit only)")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out, delete=False, suffix=".tmp", newline="") as fh:

@@ -19,9 +19,10 @@ paper's Methods, :math:`\Delta w \leftarrow \Delta w + \mu\,\Delta w_{previous}`
 
 V is evaluated exactly on a time grid of step ``dt``: each spike at time s deposits
 :math:`e^{-(t_k - s)/\tau}` and :math:`e^{-(t_k - s)/\tau_s}` at the first grid point
-:math:`t_k \ge s`, and two first-order recursive filters (one per exponential) carry them forward,
-for all patterns at once; :math:`t_{max}` is the grid point of the maximum. Only the search for the
-maximum is limited by ``dt``.
+:math:`t_k \ge s`, and two first-order recursive filters (one per exponential) carry them forward;
+:math:`t_{max}` is the grid point of the maximum. Only the search for the maximum is limited by
+``dt``. Training and prediction run in the numba kernels of `_tempotron_kernels` (one pass per
+pattern, stopping at the output spike); `potentials` gives the full traces with numpy.
 
 Inputs (``X``): a list (one per pattern) of lists (one per afferent) of spike-time arrays in
 seconds; a binary raster ``[n_samples, n_afferents, n_bins]`` with bin width ``dt``; or a 2-D array
@@ -32,6 +33,7 @@ form under which scikit-learn's ``check_estimator`` runs.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from scipy.signal import lfilter
@@ -39,6 +41,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from biofit.learning import _tempotron_kernels as kernels
 from biofit.learning._checks import nonnegative_finite, positive_finite
 
 
@@ -64,31 +67,61 @@ def psp_kernel(t, tau: float = 0.015, tau_s: float = 0.00375) -> np.ndarray:
 class SpikeEvents:
     """Spikes of a set of patterns as flat, sample-sorted arrays (``sample``, ``afferent``, ``time`` in s).
 
-    ``n_bins`` is the length of the evaluation grid (step ``dt``) that covers every pattern.
+    Pattern s owns the events ``starts[s]:starts[s+1]``; ``n_bins`` is the length of the evaluation
+    grid (step ``dt``) that covers every pattern.
     """
 
     def __init__(self, sample, afferent, time, n_samples: int, n_afferents: int, n_bins: int):
-        order = np.argsort(sample, kind="stable")
-        self.sample, self.afferent, self.time = sample[order], afferent[order], time[order]
+        if np.any(sample[1:] < sample[:-1]):
+            order = np.argsort(sample, kind="stable")
+            sample, afferent, time = sample[order], afferent[order], time[order]
+        self.sample, self.afferent, self.time = sample, afferent, time
         self.n_samples, self.n_afferents, self.n_bins = n_samples, n_afferents, n_bins
         self.starts = np.searchsorted(self.sample, np.arange(n_samples + 1))
 
-    def subset(self, idx: np.ndarray) -> "SpikeEvents":
-        """The patterns ``idx`` (renumbered 0..len(idx)-1), same afferents and grid."""
-        lengths = self.starts[idx + 1] - self.starts[idx]
-        first = np.repeat(self.starts[idx] - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        ev = first + np.arange(lengths.sum())
-        new_sample = np.repeat(np.arange(len(idx)), lengths)
-        return SpikeEvents(new_sample, self.afferent[ev], self.time[ev], len(idx), self.n_afferents, self.n_bins)
+    def bins(self, dt: float) -> np.ndarray:
+        """Grid index ``k = ceil(time/dt)`` of every event: the first grid point at or after the spike."""
+        return np.minimum(np.ceil(self.time / dt - 1e-9).astype(np.int64), self.n_bins - 1)
+
+
+class GridModel(NamedTuple):
+    """Events on the grid and model constants, in the order the numba kernels take them.
+
+    ``e_slow = exp(-(k dt - time)/tau)``, ``e_fast`` likewise with ``tau_s`` (what a spike deposits at
+    its first grid point); ``v0`` normalizes the kernel peak to 1; θ and V_rest in PSP-peak units.
+    """
+
+    starts: np.ndarray
+    afferent: np.ndarray
+    k: np.ndarray
+    e_slow: np.ndarray
+    e_fast: np.ndarray
+    n_bins: int
+    dt: float
+    tau: float
+    tau_s: float
+    v0: float
+    v_rest: float
+    threshold: float
+
+
+def grid_model(events: SpikeEvents, dt, tau, tau_s, v_rest, threshold) -> GridModel:
+    """Precompute the weight-independent part of V for `_tempotron_kernels` (see its docstring)."""
+    k = events.bins(dt)
+    lag = k * dt - events.time
+    return GridModel(events.starts.astype(np.int64), events.afferent.astype(np.int64), k,
+                     np.exp(-lag / tau), np.exp(-lag / tau_s), int(events.n_bins), float(dt), float(tau),
+                     float(tau_s), kernel_peak(tau, tau_s)[1], float(v_rest), float(threshold))
 
 
 def potentials(events: SpikeEvents, weights: np.ndarray, dt: float, tau: float, tau_s: float, v_rest: float = 0.0):
-    """V(t) of every pattern on the grid ``k*dt``: ``float[n_units, n_samples, n_bins]``.
+    """V(t) of every pattern on the grid ``k*dt``: ``float[n_units, n_samples, n_bins]`` (no shunting).
 
-    ``weights: float[n_units, n_afferents]`` (one row per output unit). Exact at the grid points.
+    ``weights: float[n_units, n_afferents]`` (one row per output unit). Exact at the grid points;
+    the full traces, for plotting and as the reference of the kernels' running maximum.
     """
     v0 = kernel_peak(tau, tau_s)[1]
-    k = np.minimum(np.ceil(events.time / dt - 1e-9).astype(np.int64), events.n_bins - 1)
+    k = events.bins(dt)
     lag = k * dt - events.time
     flat = events.sample * events.n_bins + k
     size = events.n_samples * events.n_bins
@@ -103,65 +136,35 @@ def potentials(events: SpikeEvents, weights: np.ndarray, dt: float, tau: float, 
     return out
 
 
-def shunted_max(v: np.ndarray, threshold: float):
-    """Index of the maximum of V up to the first threshold crossing, and V there (``[..., n_bins]``)."""
-    crossed = v >= threshold
-    first = np.where(crossed.any(-1), crossed.argmax(-1), v.shape[-1] - 1)
-    masked = np.where(np.arange(v.shape[-1]) <= first[..., None], v, -np.inf)
-    t_max = masked.argmax(-1)
-    return t_max, np.take_along_axis(v, t_max[..., None], -1)[..., 0]
+def shunted_max(model: GridModel, weights: np.ndarray):
+    """``(t_max, v_max)``, ``[n_units, n_samples]``: bin and value of V's maximum up to the first crossing of θ."""
+    return kernels.shunted_max(np.ascontiguousarray(weights, dtype=float), *model)
 
 
-def psp_at(events: SpikeEvents, t_max_s: np.ndarray, sign: np.ndarray, tau: float, tau_s: float):
-    """``sum_s sign_s sum_{t_i < t_max,s} K(t_max,s - t_i)`` per afferent: the update direction.
-
-    ``t_max_s: float[n_samples]`` (s), ``sign: float[n_samples]`` (0 for correct patterns).
-    """
-    lag = t_max_s[events.sample] - events.time
-    contrib = sign[events.sample] * psp_kernel(lag, tau, tau_s)
-    return np.bincount(events.afferent, contrib, events.n_afferents)
-
-
-def train_binary(events, target, weights, learning_rate, momentum, n_epochs, batch_size, dt, tau, tau_s,
-                 threshold, v_rest, rng, progress=None):
-    """Gütig-Sompolinsky learning of ``weights[n_units, n_afferents]`` (in place) on ``events``.
+def train_binary(model: GridModel, target, weights, learning_rate, momentum, n_epochs, batch_size, rng,
+                 progress=None):
+    """Gütig-Sompolinsky learning of ``weights[n_units, n_afferents]`` (C-contiguous, in place).
 
     ``target: bool[n_units, n_samples]`` (unit u should fire for pattern s). Each epoch evaluates all
-    patterns at once, then visits the misclassified ones in random order in mini-batches of
-    ``batch_size``, re-evaluating each mini-batch with the current weights before its update
-    (``batch_size=1``: the paper's online rule, skipping patterns already correct at the start of
-    the epoch). Stops once an epoch starts without error. Returns the errors per epoch.
+    patterns, then visits the misclassified ones in the order ``rng.permutation`` gives, in
+    mini-batches of ``batch_size``, re-evaluating each mini-batch with the current weights before its
+    update (``batch_size=1``: the paper's online rule, skipping patterns already correct at the start
+    of the epoch); see `_tempotron_kernels.train_epoch`. Stops once an epoch starts without error.
+    Returns the errors (unit-pattern pairs) per epoch.
     """
     velocity = np.zeros_like(weights)
     errors = []
     for _ in range(n_epochs):
-        fired = np.concatenate(
-            [classify(events.subset(c), weights, dt, tau, tau_s, threshold, v_rest)[1]
-             for c in np.array_split(np.arange(events.n_samples), max(1, events.n_samples // 512))], axis=1)
-        wrong = np.flatnonzero((fired != target).any(0))
-        errors.append(int((fired != target).sum()))
+        wrong_pairs = (shunted_max(model, weights)[1] >= model.threshold) != target
+        errors.append(int(wrong_pairs.sum()))
         if progress is not None:
             progress.update(1)
             progress.set_postfix(errors=errors[-1])
         if errors[-1] == 0:
             break
-        wrong = rng.permutation(wrong)
-        for start in range(0, len(wrong), batch_size):
-            idx = wrong[start : start + batch_size]
-            batch = events.subset(idx)
-            t_max, fired = classify(batch, weights, dt, tau, tau_s, threshold, v_rest)
-            sign = target[:, idx].astype(float) - fired
-            for u in range(weights.shape[0]):
-                step = learning_rate * psp_at(batch, t_max[u] * dt, sign[u], tau, tau_s) if sign[u].any() else 0.0
-                velocity[u] = step + momentum * velocity[u]
-            weights += velocity
+        order = rng.permutation(np.flatnonzero(wrong_pairs.any(0)))
+        kernels.train_epoch(order, batch_size, target, weights, velocity, learning_rate, momentum, *model)
     return errors
-
-
-def classify(events, weights, dt, tau, tau_s, threshold, v_rest):
-    """``(t_max index, fired)`` per unit and pattern, both ``[n_units, n_samples]``."""
-    t_max, v_max = shunted_max(potentials(events, weights, dt, tau, tau_s, v_rest), threshold)
-    return t_max, v_max >= threshold
 
 
 def _check_taus(tau, tau_s):
@@ -179,6 +182,8 @@ def spike_events(X, dt: float, duration: float | None, tau: float, estimator: st
     """
     if isinstance(X, np.ndarray) and X.ndim == 3:
         raster = np.asarray(X)
+        if raster.shape[2] == 0:
+            raise ValueError(f"raster X has no time bins (shape {raster.shape})")
         bad = ~np.isin(raster, (0, 1))
         if bad.any():
             raise ValueError(f"raster X must hold 0/1 spikes; found {int(bad.sum())} other values, "
@@ -226,6 +231,9 @@ class Tempotron(ClassifierMixin, BaseEstimator):
     Args:
         learning_rate: λ, weight change per unit of summed PSP (θ - V_rest = 1 units).
         momentum: μ of the momentum heuristic (paper's Methods use 0.99 with online updates).
+            Random latency patterns at load α = P/N = 2, N = 500: ``learning_rate=3e-5,
+            momentum=0.99, batch_size=1`` reaches 100 % training accuracy in ~200-350 epochs
+            (`biofit.experiments.tempotron_capacity.train_tempotron`).
         n_epochs: maximal passes over the training set (stops at zero training errors).
         batch_size: patterns evaluated together per update (1 = the paper's online rule).
         tau, tau_s: PSP time constants, s (paper: 15 ms and τ/4).
@@ -304,8 +312,8 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         if self.progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=self.n_epochs, desc="tempotron")
-        self.errors_ = train_binary(events, target, self.coef_, lr, mom, self.n_epochs, self.batch_size, self.dt,
-                                    self.tau, self.tau_s, self.threshold, self.v_rest, rng, bar)
+        model = grid_model(events, self.dt, self.tau, self.tau_s, self.v_rest, self.threshold)
+        self.errors_ = train_binary(model, target, self.coef_, lr, mom, self.n_epochs, self.batch_size, rng, bar)
         if bar is not None:
             bar.close()
         self.n_iter_ = len(self.errors_)
@@ -315,8 +323,8 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         """Max potential before the first output spike minus θ: ``[n]`` (binary) or ``[n, n_classes]``."""
         check_is_fitted(self)
         events = self._events(X, reset=False)
-        v_max = shunted_max(potentials(events, self.coef_, self.dt, self.tau, self.tau_s, self.v_rest),
-                            self.threshold)[1]
+        model = grid_model(events, self.dt, self.tau, self.tau_s, self.v_rest, self.threshold)
+        v_max = shunted_max(model, self.coef_)[1]
         return v_max[0] - self.threshold if len(self.classes_) == 2 else (v_max - self.threshold).T
 
     def predict(self, X):
