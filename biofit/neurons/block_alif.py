@@ -24,15 +24,15 @@ gradient flows back through earlier spikes; with ``detach_recurrent=False`` it d
 Two kernels compute a block (``kernel=``; the tests check that they agree on spikes, traces, state
 and every gradient). ``"toeplitz"`` is the parallel closed form above, in torch, for any device
 (2311.11390's GPU algorithm). ``"scan"`` (`biofit.neurons._block_numba`, the default on CPU) keeps
-the block structure -- a block's recurrent input is known from the previous block's spikes, and
-is added event-driven (N operations per spike) -- but evaluates the block's convolution by its
-recursion in one compiled pass with a hand-written adjoint, checkpointed per chunk of blocks: on
-a CPU the parallel form gains no depth, and costs O(L) elementwise passes per block where the
-scan makes one. Measured on one CPU thread (benchmarks/block_alif.py: 1000 Poisson inputs -> 128
-recurrent units, B 32, T 512 to 2048, fwd + bwd), the scan is several times faster than
-`run_sequential` for every R >= 1 (6-10x; also for R = 0), so no block length needs a fallback
-to the step loop; the toeplitz kernel is slower than the step loop on CPU for R <= 2 and about
-even at R = 3.
+the block model -- a step's recurrent input is known K steps ahead, and is added event-driven (N
+operations per spike) -- but evaluates it by its recursion in one compiled, vectorized pass with
+a hand-written adjoint, checkpointed per chunk of steps: on a CPU the parallel form gains no
+depth, and costs O(L) elementwise passes per block where the scan makes one. Measured on one CPU
+thread (benchmarks/block_alif.py: 1000 Poisson inputs -> 128 recurrent units, fwd + bwd, the
+shared input projection included), the scan is 9-15x faster than `run_sequential` at B = 32 for
+every R in 1..80 and T in 512..2048 (about 4-5x at B = 128, where the step loop's per-step
+overhead weighs less), so no block length needs a fallback to the step loop; the toeplitz kernel
+is slower than the step loop on CPU for R <= 2 and about even at R = 3.
 
 Example
 -------
