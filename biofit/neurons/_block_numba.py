@@ -263,8 +263,8 @@ class _Scan:
     """The arrays of one `scan_alif` call as numba sees them: inputs, the ring of recurrent input
     ``[L, B, N]``, the spike events (``row_ptr`` ``[T B + 1]``, ``ev_j``: the spiking neurons of
     each row (t, b), at most one per neuron and block, so ``ceil(T / L) B N`` of them), and, with
-    `buffers`, the chunk-sized ones of a recomputed chunk (``d_t``, flags, v, a, spikes, and the
-    gradients of the spikes and of the drive)."""
+    `buffers`, the chunk-sized ones of a recomputed chunk (``d_t``, flags, spike counts per row, v,
+    a, spikes, and the gradients of the spikes and of the drive)."""
 
     def __init__(self, cur, consts, weight_v, pending, length, through_spikes, events=None,
                  buffers=False):
@@ -274,7 +274,9 @@ class _Scan:
         dtype = cur.dtype
         dummy = torch.empty(1, 1, 1, dtype=dtype)
         if events is None:
-            rows, capacity = (t_len * batch + 1, -(-t_len // length) * batch * n) if self.recurrent else (1, 1)
+            rows, capacity = (1, 1)
+            if self.recurrent:  # at most one spike per neuron and block
+                rows, capacity = t_len * batch + 1, -(-t_len // length) * batch * n
             events = torch.zeros(rows, dtype=torch.int64), torch.empty(capacity, dtype=torch.int32)
         self.events = events
         self.ring = torch.zeros(length if self.recurrent else 1, batch, n, dtype=dtype)
@@ -282,7 +284,8 @@ class _Scan:
         self.pending = pending.detach().contiguous()
         span = max(t1 - t0 for t0, t1 in self.chunks)
         shape = (span, batch, n) if buffers else (1, 1, 1)
-        self.dist, self.v_tr, self.a_tr, self.z, self.g_z, self.g_x = torch.empty(6, *shape, dtype=dtype)
+        chunk = torch.empty(6, *shape, dtype=dtype)
+        self.dist, self.v_tr, self.a_tr, self.z, self.g_z, self.g_x = chunk
         self.flag = torch.empty(shape, dtype=torch.uint8)
         self.n_fired = torch.empty(shape[:2], dtype=torch.int32)
         self.cur = _np(cur)
