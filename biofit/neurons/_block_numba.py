@@ -23,8 +23,8 @@ makes it fast on a CPU:
   for the spikes and O(chunk B N) otherwise.
 
 Measured (benchmarks/block_alif.py, 1000 Poisson inputs -> 128 recurrent units, B = 32, T = 2048,
-R = 40, one thread): forward + backward of this kernel 0.07 s, of the first version (per-block
-scan with a dense scan for spikes and scalar loops) 0.15 s.
+R = 40, one thread): forward + backward of this kernel about 0.08 s, of the first version
+(per-block scan with a dense scan for spikes and scalar loops) 0.15 s.
 
 Step t, per neuron i and batch b, with drive :math:`x_t` (V, `biofit.neurons.alif.alif_drive`
 plus the recurrent input), :math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`\rho = e^{-dt/\tau_{adapt}}`,
