@@ -5,7 +5,7 @@
    baseline is the textbook implementation: online, one pattern at a time, V(t) as an explicit sum
    of kernels on the same grid (numpy), the same update rule and presentation order. Also printed
    (biofit only, below the table): the alpha = 2 acceptance task (P = 1000, N = 500, seed 0)
-   trained to 100 % with `train_tempotron`'s setting (lambda = 3e-5, mu = 0.99, online).
+   trained to 100 % with `online_tempotron` (lambda = 3e-5, mu = 0.99, online), the CLI's setting.
 2. STDP: additive all-to-all pair STDP, 1000 synapses (1000 Poisson inputs at 10 Hz -> 1 output
    at 20 Hz), 100 s at dt = 0.1 ms. Peer: Brian2 ``Synapses`` (cython target, event-driven traces,
    explicit Network and dt), timed on ``net.run`` after a warm-up build.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biofit.experiments.tempotron_capacity import random_latency_patterns
+from biofit.experiments.tempotron_capacity import online_tempotron, random_latency_patterns
 from biofit.learning.stdp import STDP, STDPParams
 from biofit.learning.tempotron import Tempotron, psp_kernel
 
@@ -71,7 +71,7 @@ def tempotron_to_convergence(repeats):
     X, y = random_latency_patterns(1000, 500, seed=0)
 
     def fit():
-        return Tempotron(learning_rate=3e-5, momentum=0.99, batch_size=1, n_epochs=2000, seed=0, duration=0.5).fit(X, y)
+        return online_tempotron(500, n_epochs=2000, seed=0).fit(X, y)
 
     clf = fit()
     return time_it(fit, repeats), clf.n_iter_, clf.score(X, y)

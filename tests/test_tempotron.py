@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import check_estimator
 
-from biofit.experiments.tempotron_capacity import capacity_curve, jittered_templates, random_latency_patterns
+from biofit.experiments.tempotron_capacity import (capacity_curve, jittered_templates, online_tempotron,
+                                                   random_latency_patterns)
 from biofit.learning.tempotron import (Tempotron, grid_model, potentials, psp_kernel, shunted_max, spike_events,
                                       train_binary)
 
@@ -150,7 +151,7 @@ def test_learns_2n_patterns_with_500_afferents(seed):
     # the paper's online rule with momentum 0.99; seeds 0-9 converged in 208-342 epochs (~1.5 s each),
     # so the acceptance task itself runs by default
     X, y = random_latency_patterns(n_patterns=1000, n_afferents=500, seed=seed)
-    clf = Tempotron(learning_rate=3e-5, momentum=0.99, batch_size=1, n_epochs=2000, seed=seed, duration=0.5)
+    clf = online_tempotron(500, n_epochs=2000, seed=seed)
     assert clf.fit(X, y).score(X, y) == 1.0
 
 
