@@ -224,6 +224,7 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
                 g_gain[i] += gx * cur_tb[i]
                 g_bias[i] += gx
                 g_cur_tb[i] = gain[i] * gx
+            # gd recomputed, not stored: one more array written in the first loop unvectorizes it
             for i in range(n_n):
                 gd = g_z_k[i] * surr_k[i]
                 g_vth[i] -= gd if (flag_k[i] & is_active) != 0 else zero
