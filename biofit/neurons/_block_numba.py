@@ -53,7 +53,7 @@ import torch
 from numba import njit
 from torch import Tensor
 
-from biofit.neurons.surrogate import surrogate_grad
+from biofit.neurons._surrogate_kernels import constants, kind_code, surrogate_grad_into
 
 _ACTIVE, _FIRED = 1, 2
 
@@ -96,23 +96,27 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
             a_row = a_tr[t - off_va, b] if keep_va else spare_a
             n_fired = 0
             for i in range(n_n):
-                left = max(r_b[i] - one, zero)
-                active = left == zero
+                # every load first and unconditional: a load or store under a select becomes a
+                # masked move (vmaskmovps), which is microcoded on AMD cores
+                v_old, a_old, r_old = v_b[i], a_b[i], r_b[i]
+                vr, be, kr = v_reset[i], beta[i], k_ref[i]
                 x = bias[i] + gain[i] * cur_tb[i] + rec[i]
                 rec[i] = zero
-                v_old = v_b[i]
+                left = r_old - one
+                left = left if left > zero else zero
+                active = left == zero
                 vn = x + alpha[i] * v_old
                 vn = vn if active else v_old
-                an = a_b[i] * rho[i]
+                an = a_old * rho[i]
                 d = vn - v_th[i] - an
-                fire = active and d > zero
+                fire = active & (d > zero)
                 d_row[i] = d
                 f_row[i] = np.uint8(active) | (np.uint8(fire) << np.uint8(1))  # _ACTIVE, _FIRED
                 n_fired += fire
-                vn = v_reset[i] if fire else vn
-                an = an + beta[i] if fire else an
-                left = k_ref[i] if fire else left
-                z_tb[i] = one if fire else zero
+                vn = vr if fire else vn
+                an = an + be if fire else an
+                left = kr if fire else left
+                z_tb[i] = np.float32(fire)
                 v_b[i] = vn
                 a_b[i] = an
                 r_b[i] = left
@@ -198,11 +202,12 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
             g_v_t = g_v_tr[t, b] if has_v else zeros
             g_a_t = g_a_tr[t, b] if has_a else zeros
             cur_tb, g_cur_tb, g_x_k = cur[t, b], g_cur[t, b], g_x[k, b]
-            if n_fired_rows[k, b]:
+            if n_fired_rows[k, b]:  # selects, not a branch: masked moves are slow on AMD cores
                 for i in range(n_n):
-                    if flag_k[i] & is_fired:
-                        g_vreset[i] += g_v_b[i] + g_v_t[i]
-                        g_beta[i] += g_a_b[i] + g_a_t[i]
+                    fired = (flag_k[i] & is_fired) != 0
+                    gvr, gbe = g_v_b[i] + g_v_t[i], g_a_b[i] + g_a_t[i]
+                    g_vreset[i] += gvr if fired else zero
+                    g_beta[i] += gbe if fired else zero
             for i in range(n_n):
                 gv = g_v_b[i] + g_v_t[i]
                 ga = g_a_b[i] + g_a_t[i]
@@ -245,6 +250,55 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
                             g_weight_t[j, i] += p * g_x_k[i]
 
 
+@njit(cache=True)
+def _forward_chunks(bounds, checkpoints, cur, gain, bias, state, alpha, rho, v_th, beta, v_reset,
+                    k_ref, ring, weight_t, has_rec, pending, row_ptr, ev_j, z, record, v_tr, a_tr,
+                    scratch, scratch_flag, scratch_count):
+    """The forward pass: steps ``bounds[0] .. bounds[-1] - 1`` from `state` ``[3, B, N]`` (v, a,
+    refractory; updated in place), the state at the start of chunk k saved in ``checkpoints[k]``,
+    the spikes into `z` and their events (recurrent layers), v and a into `v_tr`, `a_tr` if
+    `record`. `scratch*`: placeholders for the outputs of a recomputation."""
+    if has_rec:
+        _rebuild_ring(bounds[0], row_ptr, ev_j, pending, weight_t, ring)
+    for k in range(bounds.shape[0] - 1):
+        checkpoints[k] = state
+        _forward_steps(cur, gain, bias, state[0], state[1], state[2], alpha, rho, v_th, beta,
+                       v_reset, k_ref, ring, weight_t, has_rec, z, 0, record, v_tr, a_tr, 0,
+                       False, scratch, scratch_flag, scratch_count, 0, has_rec, row_ptr, ev_j,
+                       bounds[k], bounds[k + 1])
+
+
+@njit(cache=True)
+def _backward_chunks(k0, k1, bounds, checkpoints, cur, gain, bias, alpha, rho, v_th, beta,
+                     v_reset, k_ref, ring, weight_t, has_rec, pending, row_ptr, ev_j, kind,
+                     surr_consts, g_z, g_v_tr, g_a_tr, has_v, has_a, g_v, g_a, g_cur, acc,
+                     g_weight_t, work, flag, n_fired, g_x):
+    """The backward pass over chunks k1-1 down to k0 of `bounds`: each chunk's forward recomputed
+    from ``checkpoints[k]`` (the ring rebuilt from the events first) into the chunk buffers
+    `work` ``[6, span, B, N]`` (spikes, d, v, a, surrogate derivative, spikes' gradient),
+    `flag`, `n_fired`, then its adjoint (`_backward_steps`), the drive's gradient of the chunk
+    left in `g_x`. `g_z` ``[T, B, N]`` (any strides), the spikes' gradient; `acc` ``[7, N]``
+    (float64): the gradients of gain, bias, alpha, rho, v_th, beta, v_reset; `kind`,
+    `surr_consts`: the surrogate (`biofit.neurons._surrogate_kernels`)."""
+    z_buf, dist, v_buf, a_buf, surr, gz_buf = work[0], work[1], work[2], work[3], work[4], work[5]
+    state = np.empty_like(checkpoints[0])
+    per_step = dist.shape[1] * dist.shape[2]
+    for k in range(k1 - 1, k0 - 1, -1):
+        t0, t1 = bounds[k], bounds[k + 1]
+        if has_rec:
+            _rebuild_ring(t0, row_ptr, ev_j, pending, weight_t, ring)
+        state[:] = checkpoints[k]
+        _forward_steps(cur, gain, bias, state[0], state[1], state[2], alpha, rho, v_th, beta,
+                       v_reset, k_ref, ring, weight_t, has_rec, z_buf, t0, True, v_buf, a_buf, t0,
+                       True, dist, flag, n_fired, t0, False, row_ptr, ev_j, t0, t1)
+        surrogate_grad_into(kind, dist.ravel(), surr_consts, surr.ravel(), (t1 - t0) * per_step)
+        gz_buf[: t1 - t0] = g_z[t0:t1]
+        _backward_steps(gz_buf, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired, v_buf, a_buf,
+                        checkpoints[k, 0], checkpoints[k, 1], cur, gain, alpha, rho, g_v, g_a,
+                        g_cur, g_x, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6],
+                        has_rec, row_ptr, ev_j, pending, g_weight_t, t0, t0, t1)
+
+
 def _np(x: Tensor) -> np.ndarray:
     return x.detach().numpy()
 
@@ -252,75 +306,25 @@ def _np(x: Tensor) -> np.ndarray:
 _CHUNK = 32  # steps per checkpoint
 
 
-def _chunks(t_len: int, length: int, through_spikes: bool) -> list[tuple[int, int]]:
-    """``(t0, t1)`` of each checkpoint interval: `_CHUNK` steps, or one block of `length` steps
-    when the gradient flows through the recurrent spikes (a block's drive gradient then reaches
-    the previous block's spikes by one dense matmul, before that block's adjoint runs)."""
+def _bounds(t_len: int, length: int, through_spikes: bool) -> np.ndarray:
+    """Start of each checkpoint interval, then T (int64): `_CHUNK` steps, or one block of
+    `length` steps when the gradient flows through the recurrent spikes (a block's drive gradient
+    then reaches the previous block's spikes by one dense matmul, before that block's adjoint
+    runs)."""
     span = length if through_spikes else _CHUNK
-    return [(t0, min(t0 + span, t_len)) for t0 in range(0, t_len, span)]
+    return np.array([*range(0, t_len, span), t_len], dtype=np.int64)
 
 
-class _Scan:
-    """The arrays of one `scan_alif` call as numba sees them: inputs, the ring of recurrent input
-    ``[L, B, N]``, the spike events (``row_ptr`` ``[T B + 1]``, ``ev_j``: the spiking neurons of
-    each row (t, b), at most one per neuron and block, so ``ceil(T / L) B N`` of them), and, with
-    `buffers`, the chunk-sized ones of a recomputed chunk (``d_t``, flags, spike counts per row, v,
-    a, spikes, and the gradients of the spikes and of the drive)."""
-
-    def __init__(self, cur, consts, weight_v, pending, length, through_spikes, events=None,
-                 buffers=False):
-        t_len, batch, n = cur.shape
-        self.chunks = _chunks(t_len, length, through_spikes)
-        self.recurrent = weight_v is not None
-        dtype = cur.dtype
-        dummy = torch.empty(1, 1, 1, dtype=dtype)
-        if events is None:
-            rows, capacity = (1, 1)
-            if self.recurrent:  # at most one spike per neuron and block
-                rows, capacity = t_len * batch + 1, -(-t_len // length) * batch * n
-            events = torch.zeros(rows, dtype=torch.int64), torch.empty(capacity, dtype=torch.int32)
-        self.events = events
-        self.ring = torch.zeros(length if self.recurrent else 1, batch, n, dtype=dtype)
-        self.weight_t = weight_v.detach().t().contiguous() if self.recurrent else dummy[0]
-        self.pending = pending.detach().contiguous()
-        span = max(t1 - t0 for t0, t1 in self.chunks)
-        shape = (span, batch, n) if buffers else (1, 1, 1)
-        chunk = torch.empty(6, *shape, dtype=dtype)
-        self.dist, self.v_tr, self.a_tr, self.z, self.g_z, self.g_x = chunk
-        self.flag = torch.empty(shape, dtype=torch.uint8)
-        self.n_fired = torch.empty(shape[:2], dtype=torch.int32)
-        self.cur = _np(cur)
-        self.consts = [_np(c) for c in consts]
-
-    def rebuild(self, t0: int) -> None:
-        """The ring's content before step t0 (recurrent layers only)."""
-        if self.recurrent:
-            _rebuild_ring(t0, *map(_np, self.events), _np(self.pending), _np(self.weight_t),
-                          _np(self.ring))
-
-    def run(self, state, t0, t1, z, off_z, traces=None, recompute=False):
-        """Steps t0 .. t1-1 from `state` ``[3, B, N]`` (v, a, refractory; updated in place), spikes
-        into ``z[t - off_z]``; v and a into ``traces[t]`` if given; if `recompute`, v, a, ``d_t``
-        and the flags into the chunk buffers (at ``t - t0``), else the spike events recorded."""
-        if recompute:
-            keep_va, (v_tr, a_tr), off_va = True, (self.v_tr, self.a_tr), t0
-        elif traces is not None:
-            keep_va, (v_tr, a_tr), off_va = True, traces, 0
-        else:
-            keep_va, (v_tr, a_tr), off_va = False, (self.v_tr, self.a_tr), 0
-        _forward_steps(self.cur, *self.consts[:2], *map(_np, state), *self.consts[2:],
-                       _np(self.ring), _np(self.weight_t), self.recurrent, _np(z), off_z, keep_va,
-                       _np(v_tr), _np(a_tr), off_va, recompute, _np(self.dist), _np(self.flag),
-                       _np(self.n_fired), t0,
-                       not recompute and self.recurrent, *map(_np, self.events), t0, t1)
 class _ScanALIF(torch.autograd.Function):
     """`scan_alif` as one autograd node (inputs and outputs as documented there).
 
-    Memory: the forward keeps the spikes, their events and the state (v, a, refractory) at the
-    start of each chunk (`_chunks`); the backward recomputes each chunk's forward from its
-    checkpoint into chunk-sized buffers (bit for bit: the same kernel on the same inputs, the
-    ring rebuilt from the events in the same order) and runs the chunk's adjoint on them, so no
-    other ``[T, B, N]`` intermediate is stored.
+    Memory: the forward keeps the spikes, their events (recurrent layers: ``row_ptr`` ``[T B +
+    1]``, ``ev_j``, the spiking neurons of each row (t, b), at most one per neuron and block, so
+    ``ceil(T / L) B N`` of them) and the state (v, a, refractory) at the start of each chunk
+    (`_bounds`); the backward recomputes each chunk's forward from its checkpoint into
+    chunk-sized buffers (bit for bit: the same kernel on the same inputs, the ring rebuilt from
+    the events in the same order) and runs the chunk's adjoint on them, so no other ``[T, B, N]``
+    intermediate is stored.
     """
 
     @staticmethod
@@ -329,19 +333,28 @@ class _ScanALIF(torch.autograd.Function):
         cur = current.detach().contiguous()
         consts = [c.detach().contiguous() for c in (gain, bias, alpha, rho, v_th, beta, v_reset,
                                                     k_ref)]
-        through_spikes = weight_v is not None and not detach_recurrent
+        t_len, batch, n = cur.shape
+        recurrent = weight_v is not None
+        through_spikes = recurrent and not detach_recurrent
+        bounds = _bounds(t_len, length, through_spikes)
+        rows, capacity = (t_len * batch + 1, -(-t_len // length) * batch * n) if recurrent else (1, 1)
+        row_ptr, ev_j = torch.zeros(rows, dtype=torch.int64), torch.empty(capacity, dtype=torch.int32)
+        weight_t = weight_v.detach().t().contiguous() if recurrent else cur.new_empty(1, 1)
+        pending = pending.detach().contiguous()
         spikes = torch.empty_like(cur)
-        scan = _Scan(cur, consts, weight_v, pending, length, through_spikes)
         state = torch.stack([v0.detach(), a0.detach(), ref0.detach()]).contiguous()
-        checkpoints = torch.empty((len(scan.chunks),) + state.shape, dtype=cur.dtype)
-        traces = (torch.empty_like(cur), torch.empty_like(cur)) if record else None
-        scan.rebuild(0)
-        for k, (t0, t1) in enumerate(scan.chunks):
-            checkpoints[k] = state
-            scan.run(state, t0, t1, spikes, 0, traces)
-        ctx.save_for_backward(cur, *consts, spikes, checkpoints, *scan.events,
-                              None if weight_v is None else weight_v.detach(), pending.detach())
-        ctx.settings = (length, through_spikes, surrogate, width, record)
+        checkpoints = torch.empty((len(bounds) - 1,) + state.shape, dtype=cur.dtype)
+        traces = (torch.empty_like(cur), torch.empty_like(cur)) if record else (cur[:1],) * 2
+        scratch = cur.new_empty(1, 1, 1)
+        _forward_chunks(bounds, _np(checkpoints), _np(cur), *map(_np, consts[:2]), _np(state),
+                        *map(_np, consts[2:]), _np(cur.new_zeros(length if recurrent else 1,
+                                                                 batch, n)),
+                        _np(weight_t), recurrent, _np(pending), _np(row_ptr), _np(ev_j),
+                        _np(spikes), record, *map(_np, traces), _np(scratch),
+                        np.empty((1, 1, 1), np.uint8), np.empty((1, 1), np.int32))
+        ctx.save_for_backward(cur, *consts, checkpoints, row_ptr, ev_j,
+                              weight_v.detach() if recurrent else None, pending)
+        ctx.settings = (length, through_spikes, surrogate, width, record, bounds)
         v_out, a_out = traces if record else (state[0:1].clone(), state[1:2].clone())
         r_end = state[2].clone()
         ctx.mark_non_differentiable(r_end)
@@ -351,13 +364,13 @@ class _ScanALIF(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_spikes, g_v_out, g_a_out, _g_r):
-        cur, *consts, spikes, checkpoints, row_ptr, ev_j, weight_v, pending = ctx.saved_tensors
-        length, through_spikes, surrogate, width, record = ctx.settings
-        t_len, batch, n = spikes.shape
-        dtype = spikes.dtype
-        dummy = torch.zeros(1, 1, 1, dtype=dtype)
+        cur, *consts, checkpoints, row_ptr, ev_j, weight_v, pending = ctx.saved_tensors
+        length, through_spikes, surrogate, width, record, bounds = ctx.settings
+        t_len, batch, n = cur.shape
+        dtype = cur.dtype
+        recurrent = weight_v is not None
         if g_spikes is None:
-            g_z = dummy.expand_as(spikes)
+            g_z = cur.new_zeros(1, 1, 1).expand_as(cur)
         elif through_spikes:  # the recurrent gradient is added to it block by block
             g_z = g_spikes.clone(memory_format=torch.contiguous_format)
         else:  # any strides (the gradient of a sum is an expanded scalar): copied chunk by chunk
@@ -367,33 +380,34 @@ class _ScanALIF(torch.autograd.Function):
         for g_end, g in ((g_v, g_v_out), (g_a, g_a_out)):
             if g is not None and not record:
                 g_end.copy_(g[0])
-        scan = _Scan(cur, consts, weight_v, pending, length, through_spikes, (row_ptr, ev_j),
-                     buffers=True)
-        g_cur = torch.empty_like(spikes)
+        g_traces = [(g.contiguous() if on else cur[:1]) for g, on in zip((g_v_out, g_a_out),
+                                                                         traced)]
+        span = int(np.max(np.diff(bounds)))
+        work = torch.empty(6, span, batch, n, dtype=dtype)
+        g_x = torch.empty(span, batch, n, dtype=dtype)
+        flag = torch.empty(span, batch, n, dtype=torch.uint8)
+        n_fired = torch.empty(span, batch, dtype=torch.int32)
+        g_cur = torch.empty_like(cur)
         g_w_t = torch.zeros(n, n, dtype=torch.float64)
-        acc = [torch.zeros(n, dtype=torch.float64) for _ in range(7)]
-        gain, alpha, rho = consts[0], consts[2], consts[3]
-        head = [_np(g_v_out.contiguous() if traced[0] else dummy),
-                _np(g_a_out.contiguous() if traced[1] else dummy), *traced]
-        middle = [_np(cur), _np(gain), _np(alpha), _np(rho), _np(g_v), _np(g_a), _np(g_cur),
-                  _np(scan.g_x), *(_np(x) for x in acc)]
-        tail = [scan.recurrent, *map(_np, scan.events), _np(scan.pending), _np(g_w_t)]
+        acc = torch.zeros(7, n, dtype=torch.float64)
+        weight_t = weight_v.t().contiguous() if recurrent else cur.new_empty(1, 1)
+        ring = cur.new_zeros(length if recurrent else 1, batch, n)
         g_pending = torch.zeros_like(pending) if through_spikes else None
-        for k in reversed(range(len(scan.chunks))):
-            t0, t1 = scan.chunks[k]
-            scan.rebuild(t0)
-            scan.run(checkpoints[k].clone(), t0, t1, scan.z, t0, recompute=True)
-            surr = surrogate_grad(surrogate, scan.dist[: t1 - t0], width)
-            scan.g_z[: t1 - t0].copy_(g_z[t0:t1])
-            _backward_steps(_np(scan.g_z), *head, _np(surr), _np(scan.flag), _np(scan.n_fired),
-                            _np(scan.v_tr),
-                            _np(scan.a_tr), _np(checkpoints[k, 0]), _np(checkpoints[k, 1]),
-                            *middle, *tail, t0, t0, t1)
-            if through_spikes:  # chunk k is block k: its drive's gradient reaches block k - 1
+        args = (_np(checkpoints), _np(cur), *map(_np, consts), _np(ring), _np(weight_t), recurrent,
+                _np(pending), _np(row_ptr), _np(ev_j), kind_code(surrogate),
+                constants(width, cur.numpy().dtype), _np(g_z), *map(_np, g_traces), *traced,
+                _np(g_v), _np(g_a), _np(g_cur), _np(acc), _np(g_w_t), _np(work), _np(flag),
+                _np(n_fired), _np(g_x))
+        if not through_spikes:
+            _backward_chunks(0, len(bounds) - 1, bounds, *args)
+        else:  # chunk k is block k: its drive's gradient reaches block k - 1 before its adjoint
+            for k in reversed(range(len(bounds) - 1)):
+                t0, t1 = int(bounds[k]), int(bounds[k + 1])
+                _backward_chunks(k, k + 1, bounds, *args)
                 g_pre = g_z[t0 - length : t1 - length] if t0 > 0 else g_pending[: t1 - t0]
-                g_pre.view(-1, n).addmm_(scan.g_x[: t1 - t0].view(-1, n), weight_v)
-        g_w = g_w_t.t().to(dtype) if weight_v is not None else None
-        g_gain, g_bias, g_alpha, g_rho, g_vth, g_beta, g_vreset = (x.to(dtype) for x in acc)
+                g_pre.view(-1, n).addmm_(g_x[: t1 - t0].view(-1, n), weight_v)
+        g_w = g_w_t.t().to(dtype) if recurrent else None
+        g_gain, g_bias, g_alpha, g_rho, g_vth, g_beta, g_vreset = acc.to(dtype)
         return (g_cur, g_gain, g_bias, g_v, g_a, None, g_alpha, g_rho, g_vth, g_beta, g_vreset,
                 None, g_w, g_pending, None, None, None, None, None)
 
