@@ -61,7 +61,7 @@ _ACTIVE, _FIRED = 1, 2
 @njit(cache=True)
 def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_ref, ring,
                    weight_t, has_rec, z, off_z, keep_va, v_tr, a_tr, off_va, keep_dist, dist, flag,
-                   n_fired_rows, off, events, row_ptr, ev_j, t0, t1):
+                   fired_rows, off, events, row_ptr, ev_j, t0, t1):
     """Steps t0 .. t1-1 of the scheme above; state `v`, `a`, `r` ``[B, N]`` updated in place.
 
     Drive ``x_t = bias + gain I_t (+ ring[t % L])``: if `has_rec`, `ring` ``[L, B, N]`` holds the
@@ -69,7 +69,7 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
     each of its spikes (b, j) adds ``weight_t[j]`` there for step t + L. Step t writes
     ``z[t - off_z]``; if `keep_va`, ``v_tr[t - off_va]``, ``a_tr[t - off_va]`` (v and a after the
     step); if `keep_dist`, ``dist[t - off]`` (``d_t``), ``flag[t - off]`` (active, fired bits) and
-    ``n_fired_rows[t - off, b]`` (the number of spikes of row (t, b));
+    ``fired_rows[t - off, b]`` (whether row (t, b) has a spike);
     if `events`, the spiking neurons of row (t, b) into ``ev_j[row_ptr[tB + b] : row_ptr[tB + b +
     1]]`` in increasing order (``row_ptr[tB + b]`` must be set on entry).
 
@@ -94,7 +94,7 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
             f_row = flag[t - off, b] if keep_dist else spare_flag
             v_row = v_tr[t - off_va, b] if keep_va else spare_v
             a_row = a_tr[t - off_va, b] if keep_va else spare_a
-            n_fired = 0
+            any_fired = False
             for i in range(n_n):
                 # every load first and unconditional: a load or store under a select becomes a
                 # masked move (vmaskmovps), which is microcoded on AMD cores
@@ -112,7 +112,7 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
                 fire = active & (d > zero)
                 d_row[i] = d
                 f_row[i] = np.uint8(active) | (np.uint8(fire) << np.uint8(1))  # _ACTIVE, _FIRED
-                n_fired += fire
+                any_fired = any_fired | fire
                 vn = vr if fire else vn
                 an = an + be if fire else an
                 left = kr if fire else left
@@ -123,23 +123,23 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
                 v_row[i] = vn
                 a_row[i] = an
             if keep_dist:
-                n_fired_rows[t - off, b] = n_fired
+                fired_rows[t - off, b] = any_fired
             if not has_rec:
                 continue
             e = row_ptr[t * n_b + b]
-            if events:
-                if e + n_fired > ev_j.shape[0]:
-                    raise ValueError("more spikes than one per neuron and block")
-                row_ptr[t * n_b + b + 1] = e + n_fired
-            if n_fired:
+            if any_fired:
                 for j in range(n_n):
                     if z_tb[j] != zero:
                         w = weight_t[j]
                         for i in range(n_n):
                             rec[i] += w[i]
                         if events:
+                            if e == ev_j.shape[0]:
+                                raise ValueError("more spikes than one per neuron and block")
                             ev_j[e] = j
                             e += 1
+            if events:
+                row_ptr[t * n_b + b + 1] = e
 
 
 @njit(cache=True)
@@ -168,19 +168,20 @@ def _rebuild_ring(t0, row_ptr, ev_j, pending, weight_t, ring):
 
 
 @njit(cache=True)
-def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows, v_tr, a_tr,
+def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, fired_rows, v_tr, a_tr,
                     v_start, a_start, cur, gain, alpha, rho, g_v, g_a, g_cur, g_x, g_gain, g_bias,
                     g_alpha, g_rho, g_vth, g_beta, g_vreset, has_rec, row_ptr, ev_j, pending,
                     g_weight_t, off, t0, t1):
     """Adjoint of `_forward_steps` for steps t1-1 down to t0.
 
-    `g_z`, `surr` (surrogate derivative of ``d_t``), `flag`, `n_fired_rows`, `v_tr`, `a_tr` (v and
+    `g_z`, `surr` (surrogate derivative of ``d_t``), `flag`, `fired_rows`, `v_tr`, `a_tr` (v and
     a after each step) and `g_x` (receives the drive's gradient) are the chunk's, indexed ``[t -
     off]``; `g_v_tr`, `g_a_tr` (used if `has_v`, `has_a`), `cur` and `g_cur` (receives the
     current's gradient) are ``[T, B, N]``; `v_start`, `a_start` ``[B, N]``: v and a before step
     off. `g_v`, `g_a` ``[B, N]`` hold the adjoints of v and a after step t1-1 on entry and before
-    step t0 on exit; the parameter gradients ``[N]`` (float64) are accumulated, and if `has_rec`
-    the recurrent weight's, ``g_weight_t[j] += g_x[t]`` for each spike (t - L, b, j) (events and
+    step t0 on exit; the parameter gradients ``[N]`` (in the data's dtype: a chunk's sums, added
+    to float64 totals by `_backward_chunks`) are accumulated, and if `has_rec` the recurrent
+    weight's (float64), ``g_weight_t[j] += g_x[t]`` for each spike (t - L, b, j) (events and
     `pending` as in `_rebuild_ring`).
 
     A row (t, b) is done in three loops over neurons -- the adjoint recursion, then the
@@ -192,7 +193,9 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
     length = pending.shape[0]
     zeros = np.zeros(n_n, dtype=g_v.dtype)
     g_a_row = np.zeros(n_n, dtype=g_v.dtype)  # the adjoint of a' (after the threshold's term)
-    zero, is_active, is_fired = np.float32(0.0), np.uint8(_ACTIVE), np.uint8(_FIRED)
+    # flags are 0, _ACTIVE or _ACTIVE | _FIRED (a spike needs an active neuron), so comparisons
+    # read them: a bitwise and of uint8 values is promoted to int64, which halves the SIMD width
+    zero, is_active = np.float32(0.0), np.uint8(_ACTIVE)
     for t in range(t1 - 1, t0 - 1, -1):
         k = t - off
         for b in range(n_b):
@@ -202,17 +205,17 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
             g_v_t = g_v_tr[t, b] if has_v else zeros
             g_a_t = g_a_tr[t, b] if has_a else zeros
             cur_tb, g_cur_tb, g_x_k = cur[t, b], g_cur[t, b], g_x[k, b]
-            if n_fired_rows[k, b]:  # selects, not a branch: masked moves are slow on AMD cores
+            if fired_rows[k, b]:  # selects, not a branch: masked moves are slow on AMD cores
                 for i in range(n_n):
-                    fired = (flag_k[i] & is_fired) != 0
+                    fired = flag_k[i] > is_active
                     gvr, gbe = g_v_b[i] + g_v_t[i], g_a_b[i] + g_a_t[i]
                     g_vreset[i] += gvr if fired else zero
                     g_beta[i] += gbe if fired else zero
             for i in range(n_n):
                 gv = g_v_b[i] + g_v_t[i]
                 ga = g_a_b[i] + g_a_t[i]
-                active = (flag_k[i] & is_active) != 0
-                gv = zero if (flag_k[i] & is_fired) != 0 else gv
+                active = flag_k[i] >= is_active
+                gv = zero if flag_k[i] > is_active else gv
                 gd = g_z_k[i] * surr_k[i]
                 gd = gd if active else zero
                 gv += gd
@@ -232,7 +235,7 @@ def _backward_steps(g_z, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired_rows,
             # gd recomputed, not stored: one more array written in the first loop unvectorizes it
             for i in range(n_n):
                 gd = g_z_k[i] * surr_k[i]
-                g_vth[i] -= gd if (flag_k[i] & is_active) != 0 else zero
+                g_vth[i] -= gd if flag_k[i] >= is_active else zero
                 g_rho[i] += g_a_row[i] * a_prev[i]
             if not has_rec:
                 continue
@@ -272,17 +275,18 @@ def _forward_chunks(bounds, checkpoints, cur, gain, bias, state, alpha, rho, v_t
 def _backward_chunks(k0, k1, bounds, checkpoints, cur, gain, bias, alpha, rho, v_th, beta,
                      v_reset, k_ref, ring, weight_t, has_rec, pending, row_ptr, ev_j, kind,
                      surr_consts, g_z, g_v_tr, g_a_tr, has_v, has_a, g_v, g_a, g_cur, acc,
-                     g_weight_t, work, flag, n_fired, g_x):
+                     g_weight_t, work, flag, fired_rows, g_x):
     """The backward pass over chunks k1-1 down to k0 of `bounds`: each chunk's forward recomputed
     from ``checkpoints[k]`` (the ring rebuilt from the events first) into the chunk buffers
     `work` ``[6, span, B, N]`` (spikes, d, v, a, surrogate derivative, spikes' gradient),
-    `flag`, `n_fired`, then its adjoint (`_backward_steps`), the drive's gradient of the chunk
+    `flag`, `fired_rows`, then its adjoint (`_backward_steps`), the drive's gradient of the chunk
     left in `g_x`. `g_z` ``[T, B, N]`` (any strides), the spikes' gradient; `acc` ``[7, N]``
     (float64): the gradients of gain, bias, alpha, rho, v_th, beta, v_reset; `kind`,
     `surr_consts`: the surrogate (`biofit.neurons._surrogate_kernels`)."""
     z_buf, dist, v_buf, a_buf, surr, gz_buf = work[0], work[1], work[2], work[3], work[4], work[5]
     state = np.empty_like(checkpoints[0])
     per_step = dist.shape[1] * dist.shape[2]
+    part = np.zeros(acc.shape, dtype=cur.dtype)  # a chunk's sums, vectorized in the data's dtype
     for k in range(k1 - 1, k0 - 1, -1):
         t0, t1 = bounds[k], bounds[k + 1]
         if has_rec:
@@ -290,13 +294,17 @@ def _backward_chunks(k0, k1, bounds, checkpoints, cur, gain, bias, alpha, rho, v
         state[:] = checkpoints[k]
         _forward_steps(cur, gain, bias, state[0], state[1], state[2], alpha, rho, v_th, beta,
                        v_reset, k_ref, ring, weight_t, has_rec, z_buf, t0, True, v_buf, a_buf, t0,
-                       True, dist, flag, n_fired, t0, False, row_ptr, ev_j, t0, t1)
+                       True, dist, flag, fired_rows, t0, False, row_ptr, ev_j, t0, t1)
         surrogate_grad_into(kind, dist.ravel(), surr_consts, surr.ravel(), (t1 - t0) * per_step)
         gz_buf[: t1 - t0] = g_z[t0:t1]
-        _backward_steps(gz_buf, g_v_tr, g_a_tr, has_v, has_a, surr, flag, n_fired, v_buf, a_buf,
+        _backward_steps(gz_buf, g_v_tr, g_a_tr, has_v, has_a, surr, flag, fired_rows, v_buf, a_buf,
                         checkpoints[k, 0], checkpoints[k, 1], cur, gain, alpha, rho, g_v, g_a,
-                        g_cur, g_x, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], acc[6],
-                        has_rec, row_ptr, ev_j, pending, g_weight_t, t0, t0, t1)
+                        g_cur, g_x, part[0], part[1], part[2], part[3], part[4], part[5],
+                        part[6], has_rec, row_ptr, ev_j, pending, g_weight_t, t0, t0, t1)
+        for q in range(acc.shape[0]):
+            for i in range(acc.shape[1]):
+                acc[q, i] += part[q, i]
+                part[q, i] = 0.0
 
 
 def _np(x: Tensor) -> np.ndarray:
@@ -351,7 +359,7 @@ class _ScanALIF(torch.autograd.Function):
                                                                  batch, n)),
                         _np(weight_t), recurrent, _np(pending), _np(row_ptr), _np(ev_j),
                         _np(spikes), record, *map(_np, traces), _np(scratch),
-                        np.empty((1, 1, 1), np.uint8), np.empty((1, 1), np.int32))
+                        np.empty((1, 1, 1), np.uint8), np.empty((1, 1), np.uint8))
         ctx.save_for_backward(cur, *consts, checkpoints, row_ptr, ev_j,
                               weight_v.detach() if recurrent else None, pending)
         ctx.settings = (length, through_spikes, surrogate, width, record, bounds)
@@ -386,7 +394,7 @@ class _ScanALIF(torch.autograd.Function):
         work = torch.empty(6, span, batch, n, dtype=dtype)
         g_x = torch.empty(span, batch, n, dtype=dtype)
         flag = torch.empty(span, batch, n, dtype=torch.uint8)
-        n_fired = torch.empty(span, batch, dtype=torch.int32)
+        fired_rows = torch.empty(span, batch, dtype=torch.uint8)
         g_cur = torch.empty_like(cur)
         g_w_t = torch.zeros(n, n, dtype=torch.float64)
         acc = torch.zeros(7, n, dtype=torch.float64)
@@ -397,7 +405,7 @@ class _ScanALIF(torch.autograd.Function):
                 _np(pending), _np(row_ptr), _np(ev_j), kind_code(surrogate),
                 constants(width, cur.numpy().dtype), _np(g_z), *map(_np, g_traces), *traced,
                 _np(g_v), _np(g_a), _np(g_cur), _np(acc), _np(g_w_t), _np(work), _np(flag),
-                _np(n_fired), _np(g_x))
+                _np(fired_rows), _np(g_x))
         if not through_spikes:
             _backward_chunks(0, len(bounds) - 1, bounds, *args)
         else:  # chunk k is block k: its drive's gradient reaches block k - 1 before its adjoint

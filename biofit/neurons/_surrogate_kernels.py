@@ -43,7 +43,7 @@ def constants(width: float, dtype) -> np.ndarray:
                      h / (s * width * root), 1.0 / width, 1.0 / (s * width)], dtype=dtype)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # no zero-division check: it would stop vectorization
 def surrogate_grad_into(kind, x, c, out, count):
     """``out[i] = g(x[i]; w)`` for i < `count` and the surrogate with code `kind`; `x`, `out`
     1-d, `c` the `constants` of their dtype. One branch-free loop per surrogate, so that each is
