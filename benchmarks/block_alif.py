@@ -6,9 +6,10 @@ refractory period R in {1, 2, 3, 5, 10, 20, 40, 80} steps, each BlockALIF kernel
 ``scan``, the CPU default, and ``toeplitz``, the parallel form; both by default). Times on CPU
 are process-CPU seconds (``seq_s``, ``block_s``, ``speedup``; wall-clock ones beside them); on a
 GPU both are wall-clock. Both models get the same input current: the input projection
-``W_in @ spikes`` (a sparse-dense product, inside both timings; its own time ``projection_s`` is
-printed, and ``speedup_layer`` is the ratio with it subtracted from both) and the same recurrent
-weights (delay R + 1 steps). Sequential = `BlockALIF.run_sequential` (the `alif_update` step of
+``spikes @ W_in``, inside both timings (``--projection``: ``events``, the default,
+`biofit.neurons.spike_input.project_spikes`, or ``sparse_mm``, `torch.sparse.mm` on a COO
+tensor; its own time ``projection_s`` is printed, and ``speedup_layer`` is the ratio with it
+subtracted from both) and the same recurrent weights (delay R + 1 steps). Sequential = `BlockALIF.run_sequential` (the `alif_update` step of
 `biofit.neurons.alif` applied step by step, plus ``W z[t - R - 1]``); block = `BlockALIF`. The
 loss is ``spikes.sum()``; the time is forward + backward, the median of ``--repeats`` runs after
 one warm-up.
@@ -21,6 +22,7 @@ Usage::
 
     python benchmarks/block_alif.py [--quick] [--device cpu|cuda] [--batch 32 128] [--threads 1]
         [--kernel scan toeplitz] [--arps 1 2 3 5 10 20 40 80] [--t-lens 512 1024 2048]
+        [--projection events|sparse_mm]
 
 Writes ``benchmarks/results/block_alif.csv`` (written to a temp file, then renamed).
 """
@@ -38,18 +40,28 @@ from pathlib import Path
 import torch
 
 from biofit.neurons.block_alif import BlockALIF
+from biofit.neurons.spike_input import SpikeEvents, project_spikes
 
 N_IN, N_REC, RATE_HZ, DT = 1000, 128, 20.0, 1e-4
 LEARN = ("tau_mem", "tau_adapt", "beta", "v_th")
 RESULTS = Path(__file__).resolve().parent / "results" / "block_alif.csv"
 
 
-def make_inputs(t_len: int, batch: int, device: str, seed: int = 0):
-    """Sparse Poisson input spikes ``[T * B, N_IN]`` and input weights ``[N_IN, N_REC]`` (A)."""
+def make_inputs(t_len: int, batch: int, device: str, seed: int = 0, projection: str = "events"):
+    """Poisson input spikes ``[T * B, N_IN]`` (`SpikeEvents`, or a sparse COO tensor for
+    ``projection="sparse_mm"``) and input weights ``[N_IN, N_REC]`` (A)."""
     g = torch.Generator().manual_seed(seed)
-    spikes = torch.rand(t_len * batch, N_IN, generator=g) < RATE_HZ * DT
+    spikes = (torch.rand(t_len * batch, N_IN, generator=g) < RATE_HZ * DT).to(device)
     w_in = torch.randn(N_IN, N_REC, generator=g) * 1.5e-9 + 0.1e-9
-    return spikes.float().to_sparse().to(device), w_in.to(device).requires_grad_()
+    inputs = spikes.float().to_sparse() if projection == "sparse_mm" else SpikeEvents.from_dense(spikes)
+    return inputs, w_in.to(device).requires_grad_()
+
+
+def project(spikes_in, w_in):
+    """The input current ``[T * B, N_REC]`` of either input form of `make_inputs`."""
+    if isinstance(spikes_in, SpikeEvents):
+        return project_spikes(spikes_in, w_in)
+    return torch.sparse.mm(spikes_in, w_in)
 
 
 def make_layer(arp: int, device: str, seed: int = 0, kernel: str = "auto") -> BlockALIF:
@@ -77,7 +89,7 @@ def time_run(run, spikes_in, w_in, t_len, batch, device, repeats):
         w_in.grad = None
         _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
-        current = torch.sparse.mm(spikes_in, w_in).view(t_len, batch, N_REC)
+        current = project(spikes_in, w_in).view(t_len, batch, N_REC)
         out = run(current)
         out.sum().backward()
         _sync(device)
@@ -96,24 +108,24 @@ def time_projection(spikes_in, w_in, device, repeats):
     for _ in range(repeats):
         _sync(device)
         t0 = clock()
-        torch.sparse.mm(spikes_in, w_in).sum().backward()
+        project(spikes_in, w_in).sum().backward()
         _sync(device)
         times.append(clock() - t0)
     return statistics.median(times)
 
 
-def run_benchmark(t_lens, arps, batches, device, repeats, kernels):
+def run_benchmark(t_lens, arps, batches, device, repeats, kernels, projection):
     rows = []
     for batch in batches:
         seq_time = {}
         for t_len in sorted(set(t_lens) | {2 * t for t in t_lens}):
-            spikes_in, w_in = make_inputs(t_len, batch, device)
+            spikes_in, w_in = make_inputs(t_len, batch, device, projection=projection)
             layer = make_layer(arps[0], device)
             _, seq_time[t_len], _ = time_run(lambda x: layer.run_sequential(x)[0], spikes_in, w_in,
                                              t_len, batch, device, repeats)
             print(f"  sequential B={batch} T={t_len}: {seq_time[t_len]:.3f} s (cpu)", flush=True)
         for t_len in t_lens:
-            spikes_in, w_in = make_inputs(t_len, batch, device)
+            spikes_in, w_in = make_inputs(t_len, batch, device, projection=projection)
             proj = time_projection(spikes_in, w_in, device, repeats)
             for arp in arps:
                 layer = make_layer(arp, device)
@@ -124,7 +136,7 @@ def run_benchmark(t_lens, arps, batches, device, repeats, kernels):
                     w_blk, t_blk, s_blk = time_run(layer, spikes_in, w_in, t_len, batch, device,
                                                    repeats)
                     rows.append(_row(device, batch, t_len, arp, kernel, t_seq, t_blk, w_seq, w_blk,
-                                     seq_time, proj, s_seq, s_blk))
+                                     seq_time, proj, s_seq, s_blk) | {"projection": projection})
                     print(_format(rows[-1]), flush=True)
     return rows
 
@@ -175,6 +187,8 @@ def main(argv=None) -> None:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--kernel", nargs="+", default=["scan", "toeplitz"],
                     choices=["scan", "toeplitz"], help="BlockALIF kernels to time (scan: CPU only)")
+    ap.add_argument("--projection", default="events", choices=["events", "sparse_mm"],
+                    help="input projection shared by both models (see the module docstring)")
     ap.add_argument("--arps", type=int, nargs="+", default=[1, 2, 3, 5, 10, 20, 40, 80],
                     help="refractory periods R (steps)")
     ap.add_argument("--t-lens", type=int, nargs="+", default=[512, 1024, 2048],
@@ -186,8 +200,10 @@ def main(argv=None) -> None:
     if args.quick:
         t_lens, arps, repeats = [256, 512], [1, 10, 40], 1
     print(f"Block-ALIF vs sequential ALIF, fwd+bwd, {N_IN} Poisson inputs -> {N_REC} recurrent, "
-          f"device={args.device}, threads={torch.get_num_threads()}, median of {repeats}")
-    rows = run_benchmark(t_lens, arps, args.batch, args.device, repeats, args.kernel)
+          f"device={args.device}, threads={torch.get_num_threads()}, median of {repeats}, "
+          f"projection={args.projection}")
+    rows = run_benchmark(t_lens, arps, args.batch, args.device, repeats, args.kernel,
+                         args.projection)
     write_csv(rows, args.out)
     print(f"wrote {args.out}")
 

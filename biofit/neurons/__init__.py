@@ -5,7 +5,8 @@ traces. Each layer reads its model from `biofit.models`; LIF, ALIF, AdEx and QIF
 clock-driven scheme (see the docstring of `biofit.neurons.lif`). `BlockALIF` computes the ALIF in
 blocks of the refractory period (Taylor et al. 2023, arXiv:2311.11390) with identical spikes;
 `MetaNeuron` (our escape-noise model of arXiv:2508.11674) and `Polara` (Lai & Cao) are documented
-in their modules.
+in their modules. `SpikeProjection` turns input spike events into a layer's current
+(event-driven ``S @ W``).
 """
 
 from biofit.neurons.adex import AdEx
@@ -15,6 +16,7 @@ from biofit.neurons.lif import LIF
 from biofit.neurons.meta import MetaNeuron
 from biofit.neurons.polara import Polara
 from biofit.neurons.qif import QIF
+from biofit.neurons.spike_input import SpikeEvents, SpikeProjection, project_spikes
 from biofit.neurons.surrogate import SURROGATES, get_surrogate
 
 __all__ = [
@@ -25,6 +27,9 @@ __all__ = [
     "QIF",
     "MetaNeuron",
     "Polara",
+    "SpikeEvents",
+    "SpikeProjection",
+    "project_spikes",
     "SURROGATES",
     "get_surrogate",
 ]
