@@ -367,3 +367,24 @@ def test_slow_long_runs_match_sequential(arp, recurrent, adapt, t_len, seed):
     s_blk = block(current)
     assert torch.equal(s_blk, block.run_sequential(current)[0])
     assert _isi_ok(s_blk, arp + 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_surrogate_derivatives_equal_the_torch_ones(dtype):
+    """The scan evaluates the surrogate inside its compiled backward: same values as
+    `biofit.neurons.surrogate.surrogate_grad` (the formulas; ulp-level for the exponentials)."""
+    from biofit.neurons._surrogate_kernels import KINDS, constants, kind_code, surrogate_grad_into
+    from biofit.neurons.surrogate import SURROGATES, surrogate_grad
+
+    assert set(KINDS) == set(SURROGATES)
+    x = (np.random.default_rng(3).standard_normal(999) * 2e-3).astype(dtype)
+    x[:3] = (0.0, 1e-3, -1e-3)  # the kinks of the triangle and the edges of the boxcar
+    for name in KINDS:
+        out = np.full_like(x, np.nan)
+        surrogate_grad_into(kind_code(name), x, constants(1e-3, dtype), out, x.size - 1)
+        ref = surrogate_grad(name, torch.from_numpy(x[:-1]), 1e-3).numpy()
+        tol = 4 * np.finfo(dtype).eps * np.abs(ref).max()
+        np.testing.assert_allclose(out[:-1], ref, rtol=0, atol=tol, err_msg=name)
+        assert np.isnan(out[-1])  # `count` elements only
+    with pytest.raises(ValueError, match="unknown surrogate 'relu'"):
+        kind_code("relu")

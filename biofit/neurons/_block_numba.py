@@ -15,16 +15,22 @@ makes it fast on a CPU:
   step), from which the backward pass rebuilds the ring and accumulates the weight gradient;
 * the drive ``bias + gain I`` is computed inside the scan and its gradient (current, gain, bias)
   inside the adjoint, with no ``[T, B, N]`` temporaries;
-* the loops over neurons are branch-free and few-array, so LLVM turns them into SIMD code
-  (``_forward_steps``, ``_backward_steps`` say what broke that in our measurements);
-* checkpointing per chunk of `_CHUNK` steps (`_chunks`): the forward keeps only the spikes, their
+* the loops over neurons are branch-free and few-array, so LLVM turns them into full-width
+  SIMD code (``_forward_steps``, ``_backward_steps`` say what broke that in our measurements:
+  loads under a select become masked moves, microcoded on AMD cores; uint8 bit tests and int
+  counters are promoted to int64 and halve the vector width; numba's zero-division check keeps
+  a division loop scalar, hence ``error_model="numpy"`` in `biofit.neurons._surrogate_kernels`);
+* checkpointing per chunk of `_CHUNK` steps (`_bounds`): the forward keeps only the spikes, their
   events and the state at each chunk start; the backward recomputes a chunk (same kernel, same
-  inputs: bit for bit) into chunk-sized buffers and runs its adjoint there. Memory is O(T B N)
-  for the spikes and O(chunk B N) otherwise.
+  inputs: bit for bit) into chunk-sized buffers, evaluates the surrogate derivative there and
+  runs its adjoint. Memory is O(T B N) for the spikes and O(chunk B N) otherwise;
+* each pass is one compiled call (`_forward_chunks`, `_backward_chunks`): no Python or torch work
+  per chunk.
 
 Measured (benchmarks/block_alif.py, 1000 Poisson inputs -> 128 recurrent units, B = 32, T = 2048,
-R = 40, one thread): forward + backward of this kernel about 0.08 s, of the first version
-(per-block scan with a dense scan for spikes and scalar loops) 0.15 s.
+R = 40, one thread): forward + backward of this kernel about 0.055 s; 0.08-0.09 s before the
+SIMD fixes above, 0.15 s for the first version (per-block scan with a dense scan for spikes and
+scalar loops).
 
 Step t, per neuron i and batch b, with drive :math:`x_t` (V, `biofit.neurons.alif.alif_drive`
 plus the recurrent input), :math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`\rho = e^{-dt/\tau_{adapt}}`,
