@@ -29,10 +29,10 @@ operations per spike) -- but evaluates it by its recursion in one compiled, vect
 a hand-written adjoint, checkpointed per chunk of steps: on a CPU the parallel form gains no
 depth, and costs O(L) elementwise passes per block where the scan makes one. Measured on one CPU
 thread (benchmarks/block_alif.py: 1000 Poisson inputs -> 128 recurrent units, fwd + bwd, the
-shared input projection included), the scan is 9-15x faster than `run_sequential` at B = 32 for
-every R in 1..80 and T in 512..2048 (about 4-5x at B = 128, where the step loop's per-step
-overhead weighs less), so no block length needs a fallback to the step loop; the toeplitz kernel
-is slower than the step loop on CPU for R <= 2 and about even at R = 3.
+shared event-driven input projection included), the scan is 12-24x faster than
+`run_sequential` at B = 32 for every R in 1..80 and T in 512..2048 (about 20x at T = 2048), so
+no block length needs a fallback to the step loop; the toeplitz kernel is slower than the step
+loop on CPU for R <= 2 and about even at R = 3.
 
 Example
 -------
