@@ -9,8 +9,9 @@ GPU both are wall-clock. Both models get the same input current: the input proje
 ``spikes @ W_in``, inside both timings (``--projection``: ``events``, the default,
 `biofit.neurons.spike_input.project_spikes`, or ``sparse_mm``, `torch.sparse.mm` on a COO
 tensor; its own time ``projection_s`` is printed, and ``speedup_layer`` is the ratio with it
-subtracted from both) and the same recurrent weights (delay R + 1 steps). Sequential = `BlockALIF.run_sequential` (the `alif_update` step of
-`biofit.neurons.alif` applied step by step, plus ``W z[t - R - 1]``); block = `BlockALIF`. The
+subtracted from both) and the same recurrent weights (delay R + 1 steps). Sequential =
+`BlockALIF.run_sequential` (the `alif_update` step of `biofit.neurons.alif` applied step by
+step, plus ``W z[t - R - 1]``); block = `BlockALIF`. The
 loss is ``spikes.sum()``; the time is forward + backward, the median of ``--repeats`` runs after
 one warm-up.
 
@@ -53,8 +54,9 @@ def make_inputs(t_len: int, batch: int, device: str, seed: int = 0, projection: 
     g = torch.Generator().manual_seed(seed)
     spikes = (torch.rand(t_len * batch, N_IN, generator=g) < RATE_HZ * DT).to(device)
     w_in = torch.randn(N_IN, N_REC, generator=g) * 1.5e-9 + 0.1e-9
-    inputs = spikes.float().to_sparse() if projection == "sparse_mm" else SpikeEvents.from_dense(spikes)
-    return inputs, w_in.to(device).requires_grad_()
+    if projection == "sparse_mm":
+        return spikes.float().to_sparse(), w_in.to(device).requires_grad_()
+    return SpikeEvents.from_dense(spikes), w_in.to(device).requires_grad_()
 
 
 def project(spikes_in, w_in):

@@ -329,6 +329,14 @@ def _bounds(t_len: int, length: int, through_spikes: bool) -> np.ndarray:
     return np.array([*range(0, t_len, span), t_len], dtype=np.int64)
 
 
+def _ring_arrays(weight_v: Tensor | None, cur: Tensor, length: int) -> tuple[Tensor, Tensor]:
+    """The ring ``[L, B, N]`` (zeros) and ``weight_v^T`` of a recurrent layer; one-element
+    placeholders of the same ranks for a feed-forward one (`weight_v` None)."""
+    if weight_v is None:
+        return cur.new_zeros(1, 1, 1), cur.new_empty(1, 1)
+    return cur.new_zeros(length, *cur.shape[1:]), weight_v.detach().t().contiguous()
+
+
 class _ScanALIF(torch.autograd.Function):
     """`scan_alif` as one autograd node (inputs and outputs as documented there).
 
@@ -351,21 +359,21 @@ class _ScanALIF(torch.autograd.Function):
         recurrent = weight_v is not None
         through_spikes = recurrent and not detach_recurrent
         bounds = _bounds(t_len, length, through_spikes)
-        rows, capacity = (t_len * batch + 1, -(-t_len // length) * batch * n) if recurrent else (1, 1)
+        rows, capacity = (1, 1)
+        if recurrent:  # at most one spike per neuron and block
+            rows, capacity = t_len * batch + 1, -(-t_len // length) * batch * n
         row_ptr, ev_j = torch.zeros(rows, dtype=torch.int64), torch.empty(capacity, dtype=torch.int32)
-        weight_t = weight_v.detach().t().contiguous() if recurrent else cur.new_empty(1, 1)
         pending = pending.detach().contiguous()
         spikes = torch.empty_like(cur)
         state = torch.stack([v0.detach(), a0.detach(), ref0.detach()]).contiguous()
         checkpoints = torch.empty((len(bounds) - 1,) + state.shape, dtype=cur.dtype)
-        traces = (torch.empty_like(cur), torch.empty_like(cur)) if record else (cur[:1],) * 2
-        scratch = cur.new_empty(1, 1, 1)
+        scratch = cur.new_empty(1, 1, 1)  # placeholder for outputs not kept
+        traces = (torch.empty_like(cur), torch.empty_like(cur)) if record else (scratch, scratch)
         _forward_chunks(bounds, _np(checkpoints), _np(cur), *map(_np, consts[:2]), _np(state),
-                        *map(_np, consts[2:]), _np(cur.new_zeros(length if recurrent else 1,
-                                                                 batch, n)),
-                        _np(weight_t), recurrent, _np(pending), _np(row_ptr), _np(ev_j),
-                        _np(spikes), record, *map(_np, traces), _np(scratch),
-                        np.empty((1, 1, 1), np.uint8), np.empty((1, 1), np.uint8))
+                        *map(_np, consts[2:]), *map(_np, _ring_arrays(weight_v, cur, length)),
+                        recurrent, _np(pending), _np(row_ptr), _np(ev_j), _np(spikes), record,
+                        *map(_np, traces), _np(scratch), np.empty((1, 1, 1), np.uint8),
+                        np.empty((1, 1), np.uint8))
         ctx.save_for_backward(cur, *consts, checkpoints, row_ptr, ev_j,
                               weight_v.detach() if recurrent else None, pending)
         ctx.settings = (length, through_spikes, surrogate, width, record, bounds)
@@ -404,10 +412,9 @@ class _ScanALIF(torch.autograd.Function):
         g_cur = torch.empty_like(cur)
         g_w_t = torch.zeros(n, n, dtype=torch.float64)
         acc = torch.zeros(7, n, dtype=torch.float64)
-        weight_t = weight_v.t().contiguous() if recurrent else cur.new_empty(1, 1)
-        ring = cur.new_zeros(length if recurrent else 1, batch, n)
         g_pending = torch.zeros_like(pending) if through_spikes else None
-        args = (_np(checkpoints), _np(cur), *map(_np, consts), _np(ring), _np(weight_t), recurrent,
+        args = (_np(checkpoints), _np(cur), *map(_np, consts),
+                *map(_np, _ring_arrays(weight_v, cur, length)), recurrent,
                 _np(pending), _np(row_ptr), _np(ev_j), kind_code(surrogate),
                 constants(width, cur.numpy().dtype), _np(g_z), *map(_np, g_traces), *traced,
                 _np(g_v), _np(g_a), _np(g_cur), _np(acc), _np(g_w_t), _np(work), _np(flag),

@@ -49,7 +49,7 @@ def surrogate_grad_into(kind, x, c, out, count):
     1-d, `c` the `constants` of their dtype. One branch-free loop per surrogate, so that each is
     vectorized."""
     w, w2, pi_w2, amp0, amp1, inv0, inv1 = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
-    one, zero, half = w / w, w - w, w / w2
+    one, zero, half = w / w, w - w, w / w2  # in the data's dtype (a Python float is float64)
     if kind == 0:
         for i in range(count):
             t = np.abs(x[i]) / w + one
