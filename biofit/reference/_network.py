@@ -21,8 +21,8 @@ from brian2.units.fundamentalunits import Quantity, get_unit
 
 from biofit.models import get_model
 from biofit.models.base import NeuronModel
-from biofit.reference._validate import finite
 from biofit.reference.trace import Trace
+from biofit.validation import check_finite_array
 
 GROUP_NAME = "biofit_neurons"
 TARGETS = ("cython", "numpy")
@@ -94,7 +94,7 @@ def make_group(
             continue
         value = initial[name]
         if not isinstance(value, Quantity):  # SI floats: attach the variable's unit
-            value = finite(np.asarray(value, dtype=np.float64), f"initial[{name!r}]")
+            value = check_finite_array(np.asarray(value, dtype=np.float64), f"initial[{name!r}]")
             value = value * get_unit(group.variables[name].dim)
         setattr(group, name, value)
     return group

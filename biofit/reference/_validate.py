@@ -6,6 +6,7 @@ import numpy as np
 from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
 
 from biofit.models.base import NeuronModel
+from biofit.validation import check_finite_array
 
 
 def si_array(value, name: str, unit: str) -> np.ndarray:
@@ -20,17 +21,6 @@ def si_array(value, name: str, unit: str) -> np.ndarray:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be numeric, got {type(value).__name__}") from exc
-
-
-def finite(arr: np.ndarray, name: str) -> np.ndarray:
-    """`arr` unchanged if finite; ValueError counting NaN/inf values and locating the first."""
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        first = np.unravel_index(int(np.argmax(bad)), arr.shape)
-        kinds = "NaN" if np.isnan(arr).any() and not np.isinf(arr).any() else "NaN/inf"
-        where = tuple(int(k) for k in first)
-        raise ValueError(f"{name} has {int(bad.sum())} {kinds} values (first at index {where})")
-    return arr
 
 
 def time_step(dt) -> float:
@@ -60,7 +50,7 @@ def n_steps(duration, dt: float, available: int | None) -> int:
 
 def current_matrix(current) -> np.ndarray:
     """The injected current [A] as float[T] or float[T, N], finite."""
-    arr = finite(si_array(current, "current", "amp"), "current")
+    arr = check_finite_array(si_array(current, "current", "amp"), "current")
     if arr.ndim not in (1, 2):
         raise ValueError(
             f"current must be float[T] or float[T, N] amperes, got rank {arr.ndim} (shape {arr.shape})"

@@ -35,6 +35,7 @@ from biofit.reference._network import (
     run_network,
 )
 from biofit.reference.trace import Trace
+from biofit.validation import check_finite_array
 
 _RESERVED = ("I_in", "I_bias", "tau_in")
 
@@ -48,7 +49,7 @@ def input_spike_steps(input_spikes, dt: float, n_steps: int) -> tuple[np.ndarray
     spikes at or after the end (``n_steps``) raise ValueError.
     """
     if isinstance(input_spikes, np.ndarray) and input_spikes.ndim == 2 and input_spikes.dtype != object:
-        raster = _validate.finite(np.asarray(input_spikes, dtype=np.float64), "input_spikes")
+        raster = check_finite_array(np.asarray(input_spikes, dtype=np.float64), "input_spikes")
         if not np.all((raster == 0) | (raster == 1)):
             raise ValueError("a spike raster input_spikes must hold only 0/1 (or bool) values")
         afferent, step = np.nonzero(raster)
@@ -62,7 +63,7 @@ def input_spike_steps(input_spikes, dt: float, n_steps: int) -> tuple[np.ndarray
     afferents, steps = [], []
     for j, times in enumerate(input_spikes):
         name = f"input_spikes[{j}]"
-        t = _validate.finite(_validate.si_array(times, name, "second").reshape(-1), name)
+        t = check_finite_array(_validate.si_array(times, name, "second").reshape(-1), name)
         k = np.round(t / dt).astype(np.int64)
         outside = (k < 0) | (k >= n_steps)
         if outside.any():
@@ -130,13 +131,13 @@ def simulate_spiking_input(
     step = _validate.time_step(dt)
     steps = _validate.n_steps(duration, step, None)
     afferent, spike_step, n_afferents = input_spike_steps(input_spikes, step, steps)
-    w = _validate.finite(_validate.si_array(weights, "weights", "amp"), "weights")
+    w = check_finite_array(_validate.si_array(weights, "weights", "amp"), "weights")
     if w.ndim not in (1, 2) or w.shape[0] != n_afferents:
         raise ValueError(f"weights must be float[n_afferents={n_afferents}, N] amperes, got shape {w.shape}")
     tau = _validate.si_array(tau_syn, "tau_syn", "second")
     if tau.ndim != 0 or not np.isfinite(tau) or tau <= 0:
         raise ValueError(f"tau_syn must be a finite positive number of seconds, got {tau_syn!r}")
-    bias = _validate.finite(_validate.si_array(bias_current, "bias_current", "amp"), "bias_current")
+    bias = check_finite_array(_validate.si_array(bias_current, "bias_current", "amp"), "bias_current")
     if bias.ndim > 1:
         raise ValueError(f"bias_current must be a scalar or float[N] amperes, got shape {bias.shape}")
     n = population_size(
