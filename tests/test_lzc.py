@@ -124,14 +124,14 @@ def random_strings(count: int, max_len: int, seed: int) -> list[str]:
 def test_published_example_lz76_is_6_and_lz78_is_8():
     s = "1001111011000010"
     assert lz76_bruteforce(s) == 6  # Kaspar & Schuster's worked example: 1/0/01/1110/1100/0010
-    assert lempel_ziv_complexity(s) == 6
-    assert lempel_ziv_complexity(s, variant="lz78") == 8 == lz78_package(s)
+    assert lempel_ziv_complexity(s, normalize=False) == 6
+    assert lempel_ziv_complexity(s, variant="lz78", normalize=False) == 8 == lz78_package(s)
 
 
 def test_lz76_equals_bruteforce_and_antropy_on_random_strings():
     for s in random_strings(3000, 300, seed=1):
         expected = lz76_bruteforce(s)
-        assert lempel_ziv_complexity(s) == expected, s
+        assert lempel_ziv_complexity(s, normalize=False) == expected, s
         if s:  # antropy returns 1 for the empty sequence; we define 0 (documented)
             assert antropy.lziv_complexity(s) == expected, s
 
@@ -140,15 +140,15 @@ def test_lz78_equals_bruteforce_and_package_on_random_strings():
     for s in random_strings(3000, 300, seed=2):
         expected = lz78_package(s)
         assert lz78_bruteforce(s) == expected, s
-        assert lempel_ziv_complexity(s, variant="lz78") == expected, s
+        assert lempel_ziv_complexity(s, variant="lz78", normalize=False) == expected, s
 
 
 def test_both_variants_equal_references_on_adversarial_strings():
     for s in adversarial_strings():
-        assert lempel_ziv_complexity(s) == lz76_bruteforce(s), s
-        assert lempel_ziv_complexity(s, variant="lz78") == lz78_bruteforce(s) == lz78_package(s), s
+        assert lempel_ziv_complexity(s, normalize=False) == lz76_bruteforce(s), s
+        assert lempel_ziv_complexity(s, variant="lz78", normalize=False) == lz78_bruteforce(s) == lz78_package(s), s
         if s:
-            assert lempel_ziv_complexity(s) == antropy.lziv_complexity(s), s
+            assert lempel_ziv_complexity(s, normalize=False) == antropy.lziv_complexity(s), s
 
 
 def test_lz76_equals_antropy_on_long_random_and_structured_sequences():
@@ -156,31 +156,31 @@ def test_lz76_equals_antropy_on_long_random_and_structured_sequences():
     seqs = [rng.random(10_000) < p for p in (0.5, 0.1, 0.01)]
     seqs += [np.tile(rng.random(37) < 0.5, 300), np.zeros(20_000, bool), np.tile(rng.random(1000) < 0.5, 20)]
     for a in seqs:
-        assert lempel_ziv_complexity(a) == antropy.lziv_complexity(a.astype(np.int64))
+        assert lempel_ziv_complexity(a, normalize=False) == antropy.lziv_complexity(a.astype(np.int64))
 
 
 def test_lz78_equals_package_on_long_random_sequences():
     rng = np.random.default_rng(4)
     for p in (0.5, 0.2):
         s = to_str(rng.random(100_000) < p)
-        assert lempel_ziv_complexity(s, variant="lz78") == lz78_package(s)
+        assert lempel_ziv_complexity(s, variant="lz78", normalize=False) == lz78_package(s)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="01", max_size=120))
 def test_property_both_variants_equal_bruteforce(s):
-    assert lempel_ziv_complexity(s) == lz76_bruteforce(s)
-    assert lempel_ziv_complexity(s, variant="lz78") == lz78_bruteforce(s)
+    assert lempel_ziv_complexity(s, normalize=False) == lz76_bruteforce(s)
+    assert lempel_ziv_complexity(s, variant="lz78", normalize=False) == lz78_bruteforce(s)
 
 
 def test_empty_and_single_symbol_conventions():
     for variant in ("lz76", "lz78"):
-        assert lempel_ziv_complexity("", variant) == 0
+        assert lempel_ziv_complexity("", variant, normalize=False) == 0
         assert lempel_ziv_complexity("", variant, normalize=True) == 0.0
         assert lempel_ziv_complexity(np.zeros(0), variant, normalize=True) == 0.0
         assert lempel_ziv_complexity("1", variant, normalize=True) == 0.0  # log2(1) = 0
-    assert lempel_ziv_complexity("1") == antropy.lziv_complexity("1") == 1
-    assert lempel_ziv_complexity("1", "lz78") == lz78_package("1") == 1
+    assert lempel_ziv_complexity("1", normalize=False) == antropy.lziv_complexity("1") == 1
+    assert lempel_ziv_complexity("1", "lz78", normalize=False) == lz78_package("1") == 1
 
 
 def test_normalized_lz76_equals_antropy_normalized():
@@ -194,11 +194,11 @@ def test_normalized_lz76_equals_antropy_normalized():
 @pytest.mark.parametrize("variant", ["lz76", "lz78"])
 def test_all_input_types_give_the_same_count(variant):
     a = np.random.default_rng(6).random(500) < 0.3
-    expected = lempel_ziv_complexity(to_str(a), variant)
+    expected = lempel_ziv_complexity(to_str(a), variant, normalize=False)
     for seq in (a, a.astype(np.int8), a.astype(np.uint64), a.astype(np.float32), a.tolist(),
                 a.astype(int).tolist(), torch.from_numpy(a), torch.from_numpy(a).float(),
                 torch.from_numpy(a).to(torch.bfloat16), np.repeat(a, 2)[::2]):
-        assert lempel_ziv_complexity(seq, variant) == expected
+        assert lempel_ziv_complexity(seq, variant, normalize=False) == expected
 
 
 # ---------------------------------------------------------------- entropy-rate limit
@@ -236,7 +236,7 @@ def test_lzc_batch_equals_per_row_references(variant):
     X = rng.random((60, 200)) < rng.uniform(0.02, 0.98, size=(60, 1))
     ref = lz76_bruteforce if variant == "lz76" else lz78_package
     expected = np.array([ref(to_str(row)) for row in X])
-    counts = lzc_batch(X, variant)
+    counts = lzc_batch(X, variant, normalize=False)
     assert counts.dtype == np.int64 and np.array_equal(counts, expected)
     norm = lzc_batch(torch.from_numpy(X), variant, normalize=True)
     assert norm.dtype == np.float64
@@ -246,8 +246,8 @@ def test_lzc_batch_equals_per_row_references(variant):
 
 
 def test_lzc_batch_edge_shapes():
-    assert lzc_batch(np.zeros((0, 5))).shape == (0,)
-    assert np.array_equal(lzc_batch(np.zeros((3, 0))), [0, 0, 0])
+    assert lzc_batch(np.zeros((0, 5)), normalize=False).shape == (0,)
+    assert np.array_equal(lzc_batch(np.zeros((3, 0)), normalize=False), [0, 0, 0])
 
 
 def coarse_bruteforce(row, w: int) -> list[int]:
@@ -292,6 +292,17 @@ def test_sliding_lzc_equals_bruteforce_on_slices(variant, window, step):
         [normalized(ref(s[k : k + window]), window) for k in starts],
         rtol=1e-12,
     )
+
+
+def test_every_lzc_function_defaults_to_the_normalized_value():
+    x = np.random.default_rng(25).random((3, 64)) < 0.3
+    c = lzc_batch(x, normalize=False)
+    np.testing.assert_array_equal(lzc_batch(x), c * 6 / 64)  # log2(64) = 6
+    assert lempel_ziv_complexity(x[0]) == c[0] * 6 / 64
+    np.testing.assert_array_equal(multiscale_lzc(x, [1])[:, 0], c * 6 / 64)
+    np.testing.assert_array_equal(sliding_lzc(x[0], 64, 1), [c[0] * 6 / 64])
+    n = x.size
+    assert population_lzc(x) == population_lzc(x, normalize=False) * math.log2(n) / n
 
 
 @pytest.mark.parametrize("variant", ["lz76", "lz78"])
@@ -343,7 +354,7 @@ def test_bad_arguments_raise_naming_the_value():
         lempel_ziv_complexity(np.array(["0", "1"]))
     with pytest.raises(ValueError, match="must be 1-D or 2-D"):
         coarse_grain(np.zeros((2, 2, 2)), 1)
-    for bad, match in [(0, "bin_width must be >= 1, got 0"), (11, "bin_width = 11 exceeds n_bins = 10"),
+    for bad, match in [(0, "bin_width must be an integer >= 1, got 0"), (11, "bin_width = 11 exceeds n_bins = 10"),
                        (2.0, "got 2.0"), (True, "got True")]:
         with pytest.raises(ValueError, match=match):
             coarse_grain(x, bad)
@@ -352,9 +363,9 @@ def test_bad_arguments_raise_naming_the_value():
     with pytest.raises(ValueError, match=r"non-empty 1-D sequence of ints, got \[\]"):
         multiscale_lzc(x, [])
     bad_windows = [
-        (0, 1, "window must be >= 1, got 0"),
+        (0, 1, "window must be an integer >= 1, got 0"),
         (11, 1, r"window = 11 exceeds len\(x\) = 10"),
-        (5, 0, "step must be >= 1, got 0"),
+        (5, 0, "step must be an integer >= 1, got 0"),
         (5, 1.5, "got 1.5"),
         (-3, 1, "got -3"),
     ]

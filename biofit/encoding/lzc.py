@@ -17,7 +17,9 @@ Both run in :math:`O(n)` time (suffix automaton for LZ76, trie for LZ78; the pro
 :mod:`biofit.encoding._lz_kernels`).
 
 Normalisation (both variants, the same formula): :math:`c_{norm} = c(n) \log_2(n) / n`, base 2
-for the binary alphabet. Lempel & Ziv (1976) bound :math:`c(n) < n / ((1 - \epsilon_n) \log_2 n)`
+for the binary alphabet. Every function here (and :class:`~biofit.encoding.features.LZCEncoder`)
+returns :math:`c_{norm}` by default, ``normalize=True``; ``normalize=False`` gives the phrase
+count :math:`c`, the value antropy and lempel-ziv-complexity return. Lempel & Ziv (1976) bound :math:`c(n) < n / ((1 - \epsilon_n) \log_2 n)`
 with :math:`\epsilon_n \to 0`, so a random sequence scores about 1 (slightly above at finite
 n); for a stationary ergodic source :math:`c_{norm}` tends to the entropy rate in bits per
 symbol (Zhang et al. 2009, J. Math. Chem. 46, 1203), slowly: the bias decays only
@@ -32,19 +34,32 @@ tensor (converted with ``.detach().cpu().numpy()``; torch itself is never import
 Example
 -------
 >>> from biofit.encoding.lzc import lempel_ziv_complexity
->>> lempel_ziv_complexity("1001111011000010"), lempel_ziv_complexity("1001111011000010", "lz78")
-(6, 8)
+>>> lempel_ziv_complexity("1001111011000010", normalize=False)  # phrase count c
+6
+>>> lempel_ziv_complexity("1001111011000010", "lz78", normalize=False)
+8
+>>> lempel_ziv_complexity("1001111011000010")  # c log2(n) / n = 6 * 4 / 16
+1.5
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from biofit.encoding._lz_input import binary_array, check_bool, positive_int, variant_code
-from biofit.encoding._lz_kernels import LZ76, lz_counts_of_segments, work_buffer
+from biofit.encoding._lz_kernels import LZ76, LZ78, lz_counts_of_segments, work_buffer
+from biofit.validation import check_binary_array, check_bool, check_positive_int
+
+_VARIANTS = {"lz76": LZ76, "lz78": LZ78}
 
 # The LZ76 automaton uses int32 indices and holds up to 2n + 1 states.
 _MAX_LZ76_LENGTH = 2**30 - 1
+
+
+def _variant_code(variant) -> int:
+    """Kernel code of ``variant`` ('lz76' or 'lz78'); ValueError naming any other value."""
+    if not isinstance(variant, str) or variant not in _VARIANTS:
+        raise ValueError(f"unknown LZ variant {variant!r}; expected 'lz76' or 'lz78'")
+    return _VARIANTS[variant]
 
 
 def _counts(flat: np.ndarray, starts: np.ndarray, seg_len: int, code: int) -> np.ndarray:
@@ -65,49 +80,53 @@ def _normalized(counts: np.ndarray, n: int) -> np.ndarray:
     return counts * (np.log2(n) / n)
 
 
-def lempel_ziv_complexity(seq, variant: str = "lz76", normalize: bool = False) -> int | float:
+def lempel_ziv_complexity(seq, variant: str = "lz76", normalize: bool = True) -> int | float:
     """Lempel-Ziv complexity of one binary sequence.
 
     Parameters
     ----------
     seq : str of '0'/'1', or 1-D bool/int/float array, list or torch tensor of 0/1, shape [n]
     variant : "lz76" (Kaspar-Schuster, = antropy) or "lz78" (= lempel-ziv-complexity package)
-    normalize : if True return c * log2(n) / n (see the module docstring for n <= 1)
+    normalize : True (default): return c * log2(n) / n (module docstring for n <= 1);
+        False: the phrase count c
 
     Returns
     -------
-    int (phrase count c) or float (normalised)
+    float (normalised) or int (phrase count c)
 
     Cost: O(n) time; scratch memory 32 bytes per symbol for LZ76 (suffix automaton), 8 for LZ78.
 
     Example
     -------
-    >>> lempel_ziv_complexity([1, 0, 1, 0, 1, 0, 1, 0, 1, 0])
+    >>> lempel_ziv_complexity([1, 0, 1, 0, 1, 0, 1, 0, 1, 0], normalize=False)
     3
-    >>> round(lempel_ziv_complexity("1001111011000010", normalize=True), 3)
-    1.5
+    >>> round(lempel_ziv_complexity([1, 0, 1, 0, 1, 0, 1, 0, 1, 0]), 3)  # 3 * log2(10) / 10
+    0.997
     """
-    code = variant_code(variant)
+    code = _variant_code(variant)
     normalize = check_bool(normalize, "normalize")
-    s = binary_array(seq, "seq", ndim=1)
+    s = check_binary_array(seq, "seq", ndim=1)
     c = _counts(s, np.zeros(1, dtype=np.int64), s.size, code)
     return float(_normalized(c, s.size)[0]) if normalize else int(c[0])
 
 
-def lzc_batch(X, variant: str = "lz76", normalize: bool = False) -> np.ndarray:
+def lzc_batch(X, variant: str = "lz76", normalize: bool = True) -> np.ndarray:
     """Lempel-Ziv complexity of every row of a binary raster, in one compiled loop.
 
     X : bool/int/float [n_rows, n_bins] of 0/1 (numpy, nested list or torch tensor)
-    Returns int64[n_rows] counts, or float64[n_rows] (c * log2(n_bins) / n_bins) if ``normalize``.
+    Returns float64[n_rows], c * log2(n_bins) / n_bins (default ``normalize=True``), or the
+    int64[n_rows] counts c with ``normalize=False``.
 
     Example
     -------
-    >>> lzc_batch([[1, 0, 0, 1], [0, 0, 0, 0]])
+    >>> lzc_batch([[1, 0, 0, 1], [0, 0, 0, 0]], normalize=False)
     array([3, 2])
+    >>> lzc_batch([[1, 0, 0, 1], [0, 0, 0, 0]])  # c * log2(4) / 4
+    array([1.5, 1. ])
     """
-    code = variant_code(variant)
+    code = _variant_code(variant)
     normalize = check_bool(normalize, "normalize")
-    x = binary_array(X, "X", ndim=2)
+    x = check_binary_array(X, "X", ndim=2)
     n_rows, n_bins = x.shape
     c = _counts(x.reshape(-1), np.arange(n_rows) * n_bins, n_bins, code)
     return _normalized(c, n_bins) if normalize else c
@@ -128,9 +147,9 @@ def coarse_grain(x, bin_width: int) -> np.ndarray:
     >>> coarse_grain([0, 1, 0, 0, 1, 1, 1], 2).astype(int)
     array([1, 0, 1])
     """
-    arr = binary_array(x, "x", ndim=(1, 2))
+    arr = check_binary_array(x, "x", ndim=(1, 2))
     n_bins = arr.shape[-1]
-    w = positive_int(bin_width, "bin_width", upper=n_bins, upper_name="n_bins")
+    w = check_positive_int(bin_width, "bin_width", upper=n_bins, upper_name="n_bins")
     m = n_bins // w
     return arr[..., : m * w].reshape(*arr.shape[:-1], m, w).any(axis=-1)
 
@@ -141,20 +160,21 @@ def multiscale_lzc(X, bin_widths, variant: str = "lz76", normalize: bool = True)
     X : [n_rows, n_bins] binary raster; bin_widths : int or sequence of ints, each in 1..n_bins.
     Row i, scale k is ``lzc_batch(coarse_grain(X, bin_widths[k]))[i]`` (normalised with the
     coarse length n_bins // bin_widths[k]).
-    Returns float64[n_rows, n_scales] (int64 counts if ``normalize`` is False).
+    Returns float64[n_rows, n_scales] (default ``normalize=True``), or int64 counts with
+    ``normalize=False``.
 
     Example
     -------
     >>> multiscale_lzc([[1, 0, 0, 1, 1, 0, 1, 1]], [1, 2], normalize=False)
     array([[5, 2]])
     """
-    code = variant_code(variant)
+    code = _variant_code(variant)
     normalize = check_bool(normalize, "normalize")
-    x = binary_array(X, "X", ndim=2)
+    x = check_binary_array(X, "X", ndim=2)
     widths = np.atleast_1d(np.asarray(bin_widths, dtype=object))
     if widths.ndim != 1 or widths.size == 0:
         raise ValueError(f"bin_widths must be a non-empty 1-D sequence of ints, got {bin_widths!r}")
-    widths = [positive_int(w, "bin_width", upper=x.shape[1], upper_name="n_bins") for w in widths]
+    widths = [check_positive_int(w, "bin_width", upper=x.shape[1], upper_name="n_bins") for w in widths]
     out = np.empty((x.shape[0], len(widths)), dtype=np.float64 if normalize else np.int64)
     for k, w in enumerate(widths):
         coarse = np.ascontiguousarray(coarse_grain(x, w).view(np.uint8))
@@ -169,18 +189,19 @@ def sliding_lzc(x, window: int, step: int, variant: str = "lz76", normalize: boo
     x : [n] binary; window : samples per window, 1..n; step : samples between window starts, >= 1.
     Window k covers ``x[k * step : k * step + window]``; windows that would run past the end are
     not formed, so n_windows = (n - window) // step + 1.
-    Returns float64[n_windows] (normalised with n = window), or int64 counts.
+    Returns float64[n_windows] (default ``normalize=True``: normalised with n = window), or int64
+    counts with ``normalize=False``.
 
     Example
     -------
     >>> sliding_lzc("0000111100001111", window=8, step=4, normalize=False)
     array([3, 3, 3])
     """
-    code = variant_code(variant)
+    code = _variant_code(variant)
     normalize = check_bool(normalize, "normalize")
-    s = binary_array(x, "x", ndim=1)
-    window = positive_int(window, "window", upper=s.size, upper_name="len(x)")
-    step = positive_int(step, "step")
+    s = check_binary_array(x, "x", ndim=1)
+    window = check_positive_int(window, "window", upper=s.size, upper_name="len(x)")
+    step = check_positive_int(step, "step")
     starts = np.arange(0, s.size - window + 1, step)
     c = _counts(s, starts, window, code)
     return _normalized(c, window) if normalize else c
@@ -192,16 +213,16 @@ def population_lzc(raster, variant: str = "lz76", normalize: bool = True) -> int
     raster : [n_channels, n_bins] binary. The sequence is read time-major, column by column: all
     channels at bin 0 (channel 0 first), then all channels at bin 1, ...; i.e.
     ``raster.T.reshape(-1)``, of length n = n_channels * n_bins (the normalisation's n).
-    Returns float (normalised) or int (count).
+    Returns float (default ``normalize=True``: normalised) or int (count, ``normalize=False``).
 
     Example
     -------
     >>> population_lzc([[1, 1, 0], [0, 0, 0]], normalize=False)  # 1 0 1 0 0 0 -> 1 / 0 / 100 / 0
     4
     """
-    code = variant_code(variant)
+    code = _variant_code(variant)
     normalize = check_bool(normalize, "normalize")
-    r = binary_array(raster, "raster", ndim=2)
+    r = check_binary_array(raster, "raster", ndim=2)
     s = np.ascontiguousarray(r.T).reshape(-1)
     c = _counts(s, np.zeros(1, dtype=np.int64), s.size, code)
     return float(_normalized(c, s.size)[0]) if normalize else int(c[0])
