@@ -1,8 +1,34 @@
-"""Recordings and their loaders/writers.
+"""Recordings: validated sweeps in SI units, their loaders and writers, spikes and features.
 
-`atomic.write_atomic`: every file biofit writes goes through a temporary file and a rename.
+* `Recording`, `Sweep`, `RecordingInfo` (`recording`): immutable, validated current-clamp data.
+* `load_recording` (`load`): ABF 1/2 (pyABF), NWB icephys (pynwb), text (QSNMC 2007 / Blue Brain
+  ``.asc``, eFEL columns, CSV), a folder of text files, NPZ written by biofit.
+* `write_nwb` (`nwb_write`), `write_npz` (`npz`): writers, atomic.
+* `detect_spikes` (`spikes`); `sweep_features`, `fi_curve`, `passive_properties` (`features`).
+* `write_atomic` (`atomic`): every file biofit writes goes through a temporary file and a rename.
+
+Heavy readers (pyABF, pynwb) are imported only when a file of theirs is read or written.
 """
 
 from biofit.io.atomic import write_atomic
+from biofit.io.features import fi_curve, passive_properties, recording_features, sweep_features
+from biofit.io.load import load_recording
+from biofit.io.npz import write_npz
+from biofit.io.nwb_write import write_nwb
+from biofit.io.recording import Recording, RecordingInfo, Sweep
+from biofit.io.spikes import detect_spikes
 
-__all__ = ["write_atomic"]
+__all__ = [
+    "Recording",
+    "RecordingInfo",
+    "Sweep",
+    "detect_spikes",
+    "fi_curve",
+    "load_recording",
+    "passive_properties",
+    "recording_features",
+    "sweep_features",
+    "write_atomic",
+    "write_npz",
+    "write_nwb",
+]
