@@ -84,10 +84,10 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for rate in (20.0, 100.0):
         t_el = median_ms(elephant(rate), reps)
-        kw = dict(duration_s=DURATION_S, n_trains=N_TRAINS, seed=rng)
-        t = median_ms(lambda: poisson_spike_trains(rate, dt_s=DT_S, **kw), reps)
+        kw = dict(duration=DURATION_S, n_trains=N_TRAINS, seed=rng)
+        t = median_ms(lambda: poisson_spike_trains(rate, dt=DT_S, **kw), reps)
         row(f"{rate:g} Hz bool raster [1000, 10000]", t, t_el, "elephant (times)")
-        t = median_ms(lambda: poisson_spike_counts(rate, dt_s=DT_S, **kw), reps)
+        t = median_ms(lambda: poisson_spike_counts(rate, dt=DT_S, **kw), reps)
         row(f"{rate:g} Hz int counts [1000, 10000]", t, t_el, "elephant (times)")
         row(f"{rate:g} Hz event times (list of arrays)",
             median_ms(lambda: poisson_spike_times(rate, **kw), reps), t_el, "elephant (times)")
@@ -95,15 +95,15 @@ def main() -> None:
             median_ms(lambda: poisson_spike_times(rate, **kw), reps),
             median_ms(lambda: numpy_event_times(rate, rng), reps), "numpy counts+sort")
     t_el = median_ms(elephant(20.0, 2e-3), reps)
-    kw = dict(duration_s=DURATION_S, n_trains=N_TRAINS, refractory_s=2e-3, seed=rng)
-    t = median_ms(lambda: poisson_spike_trains(20.0, dt_s=DT_S, **kw), reps)
+    kw = dict(duration=DURATION_S, n_trains=N_TRAINS, refractory=2e-3, seed=rng)
+    t = median_ms(lambda: poisson_spike_trains(20.0, dt=DT_S, **kw), reps)
     row("20 Hz, 2 ms dead time, bool raster", t, t_el, "elephant (times)")
     row("20 Hz, 2 ms dead time, event times",
         median_ms(lambda: poisson_spike_times(20.0, **kw), reps), t_el, "elephant (times)")
 
     features = torch.rand(1, 1000)
     gen = torch.Generator().manual_seed(0)
-    ours = median_ms(lambda: rate_code(features, 1000, DT_S, 100.0, generator=gen), reps)
+    ours = median_ms(lambda: rate_code(features, 1000, DT_S, 100.0, seed=gen), reps)
     try:
         from snntorch import spikegen
 

@@ -46,6 +46,16 @@ def check_nonnegative(value, name: str) -> float:
     return number
 
 
+def check_probability(value, name: str) -> float:
+    """``value`` as a float in [0, 1]; TypeError unless a real number, ValueError otherwise (NaN too)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number in [0, 1], got {value!r}")
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {number}")
+    return number
+
+
 def check_positive_int(value, name: str, upper: int | None = None, upper_name: str = "") -> int:
     """``value`` as an int in ``[1, upper]``; ValueError for anything else (bools and floats too)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:

@@ -119,7 +119,7 @@ def test_event_times_are_a_poisson_process(rate_hz):
 def test_dead_time_raster_has_requested_rate_and_discrete_renewal_cv(rate_hz, dt, refractory):
     """Output rate exactly r; ISI = k + Geometric(h): min k+1 bins, CV = (1 - k q) sqrt(1 - h)."""
     n_bins = round(10.0 / dt) if dt >= 1e-3 else round(2.0 / dt)
-    raster = poisson_spike_trains(rate_hz, n_bins * dt, dt, 100, refractory_s=refractory, seed=16)
+    raster = poisson_spike_trains(rate_hz, n_bins * dt, dt, 100, refractory=refractory, seed=16)
     q, k = rate_hz * dt, math.ceil(refractory / dt - 1e-9)
     h = q / (1 - k * q)
     cv_theory = (1 - k * q) * math.sqrt(1 - h)
@@ -130,21 +130,21 @@ def test_dead_time_raster_has_requested_rate_and_discrete_renewal_cv(rate_hz, dt
     cv, se = _ratio_and_se(isi, "cv")
     _assert_within(cv, cv_theory, se, "ISI CV")
     # the chain starts stationary: P(spike in the first bin) is already q
-    first = poisson_spike_trains(rate_hz, 4 * dt, dt, 20000, refractory_s=refractory, seed=17)[:, 0]
+    first = poisson_spike_trains(rate_hz, 4 * dt, dt, 20000, refractory=refractory, seed=17)[:, 0]
     _assert_within(first.mean(), q, math.sqrt(q * (1 - q) / first.size), "P(spike in bin 0)")
 
 
 @pytest.mark.parametrize("rate_hz, refractory", [(50.0, 2e-3), (300.0, 2e-3)])
 def test_dead_time_event_times_have_cv_one_minus_rate_tau(rate_hz, refractory):
     duration = 10.0
-    times = poisson_spike_times(rate_hz, duration, 100, refractory_s=refractory, seed=18)
+    times = poisson_spike_times(rate_hz, duration, 100, refractory=refractory, seed=18)
     isi = np.concatenate([np.diff(t) for t in times])
     lam = rate_hz / (1 - rate_hz * refractory)
     assert stats.kstest(isi - refractory, stats.expon(scale=1 / lam).cdf).pvalue > 1e-3
     cv, se = _ratio_and_se(isi, "cv")
     _assert_within(cv, 1 - rate_hz * refractory, se, "ISI CV")
     # stationary start: the count in [0, tau) has mean r*tau, like any window of length tau
-    early = poisson_spike_times(rate_hz, refractory, 4000, refractory_s=refractory, seed=19)
+    early = poisson_spike_times(rate_hz, refractory, 4000, refractory=refractory, seed=19)
     n0 = np.array([t.size for t in early])
     p0 = rate_hz * refractory  # at most one event fits in [0, tau): Bernoulli(r tau)
     _assert_within(n0.mean(), p0, math.sqrt(p0 * (1 - p0) / n0.size), "count in [0, tau)")
@@ -161,7 +161,7 @@ def test_event_times_match_elephant_isi_and_first_spike_distributions(refractory
                                              refractory_period=dead)
     np.random.seed(26)  # Elephant draws from numpy's global state
     theirs = proc.generate_n_spiketrains(n, as_array=True)
-    ours = poisson_spike_times(rate, duration, n, refractory_s=refractory, seed=26)
+    ours = poisson_spike_times(rate, duration, n, refractory=refractory, seed=26)
     isi = [np.concatenate([np.diff(t) for t in trains]) for trains in (ours, theirs)]
     assert isi[0].min() >= refractory
     assert stats.ks_2samp(*isi).pvalue > 1e-3
@@ -227,14 +227,14 @@ def test_per_train_rates_give_each_train_its_own_rate():
 def test_inhomogeneous_event_times_histogram_matches_rate_times_dt():
     dt, n_trains = 1e-3, 2000
     rate = np.where(np.arange(400) < 200, 40.0, 400.0)
-    times = poisson_spike_times(rate, 0.4, n_trains=n_trains, seed=22, dt_s=dt)
+    times = poisson_spike_times(rate, 0.4, n_trains=n_trains, seed=22, dt=dt)
     hist = np.histogram(np.concatenate(times), bins=400, range=(0, 0.4))[0]
     _chi2_within_bound(hist, n_trains * rate * dt, n_trains * rate * dt, "event histogram")
 
 
 def test_dead_time_with_varying_rate_keeps_the_dead_time_and_follows_slow_rate():
     rate = np.repeat([20.0, 150.0], 5000)  # a step, slow on the scale of the 3 ms dead time
-    raster = poisson_spike_trains(rate, 10.0, 1e-3, n_trains=200, refractory_s=3e-3, seed=23)
+    raster = poisson_spike_trains(rate, 10.0, 1e-3, n_trains=200, refractory=3e-3, seed=23)
     assert _isis(raster).min() == 4
     for half, r in ((raster[:, 100:5000], 20.0), (raster[:, 5100:], 150.0)):
         q = r * 1e-3  # renewal counts: variance of the mean ~ CV^2 q / size; CV < 1
@@ -242,18 +242,46 @@ def test_dead_time_with_varying_rate_keeps_the_dead_time_and_follows_slow_rate()
 
 
 def test_same_seed_same_bits_and_generators_are_accepted():
-    kw = dict(rate_hz=30.0, duration_s=1.0, dt_s=1e-3, n_trains=5)
+    kw = dict(rate_hz=30.0, duration=1.0, dt=1e-3, n_trains=5)
     a = poisson_spike_trains(**kw, seed=3)
     np.testing.assert_array_equal(a, poisson_spike_trains(**kw, seed=3))
     np.testing.assert_array_equal(a, poisson_spike_trains(**kw, seed=np.random.default_rng(3)))
     assert not np.array_equal(a, poisson_spike_trains(**kw, seed=4))
-    t1 = poisson_spike_times(30.0, 1.0, 3, refractory_s=1e-3, seed=5)
-    t2 = poisson_spike_times(30.0, 1.0, 3, refractory_s=1e-3, seed=5)
+    t1 = poisson_spike_times(30.0, 1.0, 3, refractory=1e-3, seed=5)
+    t2 = poisson_spike_times(30.0, 1.0, 3, refractory=1e-3, seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(t1, t2))
     g = torch.Generator().manual_seed(9)
-    s1 = poisson_spike_tensor(torch.full((4, 6), 80.0), 1e-3, n_steps=50, generator=g)
+    s1 = poisson_spike_tensor(torch.full((4, 6), 80.0), 1e-3, n_steps=50, seed=g)
     s2 = poisson_spike_tensor(torch.full((4, 6), 80.0), 1e-3, n_steps=50, seed=9)
     assert torch.equal(s1, s2)
+    s3 = poisson_spike_tensor(torch.full((4, 6), 80.0), 1e-3, n_steps=50, seed=np.random.default_rng(2))
+    assert torch.equal(s3, poisson_spike_tensor(torch.full((4, 6), 80.0), 1e-3, n_steps=50,
+                                                seed=np.random.default_rng(2)))
+
+
+@pytest.mark.parametrize(
+    "call, old, new",
+    [
+        (lambda: poisson_spike_trains(30.0, duration_s=0.1, dt=1e-3, seed=0), "duration_s", "duration"),
+        (lambda: poisson_spike_trains(30.0, 0.1, dt_s=1e-3, seed=0), "dt_s", "dt"),
+        (lambda: poisson_spike_trains(30.0, 0.1, 1e-3, refractory_s=1e-3, seed=0), "refractory_s",
+         "refractory"),
+        (lambda: poisson_spike_counts(30.0, 0.1, dt_s=1e-3, seed=0), "dt_s", "dt"),
+        (lambda: poisson_spike_times(30.0, duration_s=0.1, seed=0), "duration_s", "duration"),
+        (lambda: poisson_spike_tensor(torch.ones(2, 3), dt_s=1e-3, n_steps=4, seed=0), "dt_s", "dt"),
+        (lambda: rate_code(torch.ones(2, 3), 4, dt_s=1e-3, max_rate_hz=10.0, seed=0), "dt_s", "dt"),
+        (lambda: rate_code(torch.ones(2, 3), 4, 1e-3, 10.0, generator=torch.Generator()), "generator",
+         "seed"),
+    ],
+)
+def test_old_argument_names_still_work_with_a_deprecation_warning_naming_the_new(call, old, new):
+    with pytest.warns(DeprecationWarning, match=f"'{old}' is deprecated; use '{new}'"):
+        call()
+
+
+def test_old_and_new_name_together_is_a_type_error():
+    with pytest.raises(TypeError, match="both 'generator' .deprecated. and 'seed'"):
+        rate_code(torch.ones(2, 3), 4, 1e-3, 10.0, generator=torch.Generator(), seed=1)
 
 
 @pytest.mark.parametrize("rate_hz", [20.0, 1000.0])
@@ -272,7 +300,7 @@ def test_torch_spikes_have_probability_one_minus_exp_and_binomial_fano(rate_hz):
 def test_rate_code_flattens_features_and_scales_to_max_rate():
     features = torch.zeros(3, 2, 2)
     features[:, 0, 1] = 1.0  # flattened neuron 1 fires at max_rate_hz, the others never
-    spikes = rate_code(features, n_steps=20000, dt_s=1e-3, max_rate_hz=200.0, seed=25)
+    spikes = rate_code(features, n_steps=20000, dt=1e-3, max_rate_hz=200.0, seed=25)
     assert spikes.shape == (20000, 3, 4)
     assert spikes[:, :, [0, 2, 3]].sum() == 0
     p = -math.expm1(-0.2)
@@ -284,8 +312,8 @@ def test_rate_code_flattens_features_and_scales_to_max_rate():
 def test_torch_spikes_stay_on_the_cuda_device():
     rate = torch.full((8, 16), 100.0, device="cuda")
     assert poisson_spike_tensor(rate, 1e-3, n_steps=10, seed=0).device.type == "cuda"
-    with pytest.raises(ValueError, match="generator is on cpu"):
-        poisson_spike_tensor(rate, 1e-3, n_steps=10, generator=torch.Generator())
+    with pytest.raises(ValueError, match="seed generator must be on device cuda, got device cpu"):
+        poisson_spike_tensor(rate, 1e-3, n_steps=10, seed=torch.Generator())
 
 
 @pytest.mark.parametrize(
@@ -296,17 +324,17 @@ def test_torch_spikes_stay_on_the_cuda_device():
         (lambda: poisson_spike_trains([[1.0, 2.0], [np.nan, np.inf]], 2e-3, 1e-3),
          r"2 NaN or infinite value\(s\) \(first at index \(1, 0\)\): nan"),
         (lambda: poisson_spike_trains(np.nan, 1.0, 1e-3), "1 NaN or infinite"),
-        (lambda: poisson_spike_trains(10.0, 1.0, 0.0), "dt_s must be a finite number > 0, got 0.0"),
-        (lambda: poisson_spike_trains(10.0, -1.0, 1e-3), "duration_s must be .* got -1.0"),
-        (lambda: poisson_spike_trains(10.0, 1e-4, 1e-3), "duration_s=0.0001 is shorter than one"),
-        (lambda: poisson_spike_trains(10.0, 1.0, 1e-3, refractory_s=-1e-3),
-         "refractory_s must be .* got -0.001"),
-        (lambda: poisson_spike_trains(400.0, 1.0, 1e-3, refractory_s=2e-3),
-         "rate_hz=400.0 Hz is impossible with refractory_s=0.002 .* = 333.333 Hz"),
-        (lambda: poisson_spike_trains(600.0, 1.0, 1e-4, refractory_s=2e-3),
+        (lambda: poisson_spike_trains(10.0, 1.0, 0.0), "dt must be a finite time step > 0 s, got 0.0"),
+        (lambda: poisson_spike_trains(10.0, -1.0, 1e-3), "duration must be .* got -1.0"),
+        (lambda: poisson_spike_trains(10.0, 1e-4, 1e-3), "duration=0.0001 is shorter than one"),
+        (lambda: poisson_spike_trains(10.0, 1.0, 1e-3, refractory=-1e-3),
+         "refractory must be .* got -0.001"),
+        (lambda: poisson_spike_trains(400.0, 1.0, 1e-3, refractory=2e-3),
+         "rate_hz=400.0 Hz is impossible with refractory=0.002 .* = 333.333 Hz"),
+        (lambda: poisson_spike_trains(600.0, 1.0, 1e-4, refractory=2e-3),
          "rate_hz=600.0 Hz is impossible"),
-        (lambda: poisson_spike_times(600.0, 1.0, refractory_s=2e-3),
-         "rate_hz=600.0 Hz is impossible with refractory_s=0.002: .* = 500 Hz"),
+        (lambda: poisson_spike_times(600.0, 1.0, refractory=2e-3),
+         "rate_hz=600.0 Hz is impossible with refractory=0.002: .* = 500 Hz"),
         (lambda: poisson_spike_trains(np.ones(999), 1.0, 1e-3), r"shape \(999,\).* n_bins = 1000"),
         (lambda: poisson_spike_trains(np.ones((3, 1000)), 1.0, 1e-3, n_trains=2),
          "n_trains=2 does not match rate_hz with 3 rows"),
@@ -317,8 +345,6 @@ def test_torch_spikes_stay_on_the_cuda_device():
         (lambda: poisson_spike_tensor(torch.ones(5, 2, 3), 1e-3, n_steps=4), r"shape \(5, 2, 3\)"),
         (lambda: rate_code(torch.tensor([[0.5, 1.5]]), 5, 1e-3, 100.0),
          r"1 value\(s\) outside \[0, 1\] \(first at index \(0, 1\): 1.5\)"),
-        (lambda: rate_code(torch.tensor([[0.5]]), 5, 1e-3, 100.0, generator=torch.Generator(),
-                           seed=1), "either generator or seed"),
     ],
 )
 def test_bad_input_raises_value_error_naming_the_value(call, match):

@@ -128,11 +128,11 @@ def test_same_seed_same_sequence():
         (lambda: bernoulli_source(1.5, 10), ValueError,
          "p must be a probability in \\[0, 1\\], got 1.5"),
         (lambda: bernoulli_source(float("nan"), 10), ValueError, "got nan"),
-        (lambda: bernoulli_source(0.5, 0), ValueError, "n must be an integer >= 1 .* got 0"),
+        (lambda: bernoulli_source(0.5, 0), ValueError, "n must be an integer >= 1, got 0"),
         (lambda: markov_source(0.0, 0.0, 10), ValueError, "p01 \\+ p10 = 0"),
         (lambda: markov_source(0.1, -0.2, 10), ValueError, "p10 must be a probability .* got -0.2"),
         (lambda: entropy_rate_poisson(-1.0, 1e-3), ValueError, "rate_hz must be .* got -1.0"),
-        (lambda: entropy_rate_poisson(1.0, 0.0), ValueError, "dt_s must be .* got 0.0"),
+        (lambda: entropy_rate_poisson(1.0, 0.0), ValueError, "dt must be .* got 0.0"),
         (lambda: poisson_source(-5.0, 1e-3, 10), ValueError, "negative"),
         (lambda: bernoulli_source("0.5", 10), TypeError, "p must be a real number"),
     ],
@@ -140,3 +140,11 @@ def test_same_seed_same_sequence():
 def test_bad_input_names_the_value(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_dt_s_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="'dt_s' is deprecated; use 'dt'"):
+        assert entropy_rate_poisson(100.0, dt_s=1e-3) == entropy_rate_poisson(100.0, 1e-3)
+    with pytest.warns(DeprecationWarning, match="'dt_s' is deprecated; use 'dt'"):
+        np.testing.assert_array_equal(poisson_source(20.0, dt_s=1e-3, n=50, seed=1),
+                                      poisson_source(20.0, 1e-3, 50, seed=1))

@@ -23,31 +23,23 @@ Example
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from biofit.encoding.poisson import poisson_spike_trains
-
-
-def _probability(p, name: str) -> float:
-    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
-        raise TypeError(f"{name} must be a real number in [0, 1], got {p!r}")
-    p = float(p)
-    if not 0.0 <= p <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
-    return p
-
-
-def _length(n) -> int:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be an integer >= 1 (number of symbols), got {n!r}")
-    return int(n)
+from biofit.validation import (
+    check_dt,
+    check_nonnegative,
+    check_positive_int,
+    check_probability,
+    numpy_generator,
+    renamed_arguments,
+)
 
 
 def binary_entropy(p: float) -> float:
     """:math:`h(p)` in bits, with :math:`0 \\log 0 = 0`."""
-    p = _probability(p, "p")
+    p = check_probability(p, "p")
     return -sum(q * math.log2(q) for q in (p, 1.0 - p) if q > 0.0)
 
 
@@ -58,27 +50,25 @@ def entropy_rate_bernoulli(p: float) -> float:
 
 def entropy_rate_markov(p01: float, p10: float) -> float:
     """Entropy rate (bits/symbol) of the stationary binary Markov chain (module docstring)."""
-    p01, p10 = _probability(p01, "p01"), _probability(p10, "p10")
+    p01, p10 = check_probability(p01, "p01"), check_probability(p10, "p10")
     if p01 + p10 == 0:
         raise ValueError("p01 + p10 = 0: the chain never moves and has no unique stationary law")
     pi1 = p01 / (p01 + p10)
     return (1 - pi1) * binary_entropy(p01) + pi1 * binary_entropy(p10)
 
 
-def entropy_rate_poisson(rate_hz: float, dt_s: float) -> float:
-    """Entropy rate (bits/bin) of the binned Poisson raster: :math:`h(1 - e^{-r\\,dt})`."""
-    rate_hz, dt_s = float(rate_hz), float(dt_s)
-    if not (math.isfinite(rate_hz) and rate_hz >= 0):
-        raise ValueError(f"rate_hz must be a finite number >= 0, got {rate_hz}")
-    if not (math.isfinite(dt_s) and dt_s > 0):
-        raise ValueError(f"dt_s must be a finite number > 0, got {dt_s}")
-    return binary_entropy(-math.expm1(-rate_hz * dt_s))
+@renamed_arguments(dt_s="dt")
+def entropy_rate_poisson(rate_hz: float, dt: float) -> float:
+    """Entropy rate (bits/bin) of the binned Poisson raster, bins of ``dt`` s:
+    :math:`h(1 - e^{-r\\,dt})`."""
+    rate_hz, dt = check_nonnegative(rate_hz, "rate_hz"), check_dt(dt)
+    return binary_entropy(-math.expm1(-rate_hz * dt))
 
 
 def bernoulli_source(p: float, n: int, seed=None) -> np.ndarray:
-    """``bool[n]`` i.i.d. with :math:`P(1) = p`. ``seed``: int or ``numpy.random.Generator``."""
-    p, n = _probability(p, "p"), _length(n)
-    return np.random.default_rng(seed).random(n) < p
+    """``bool[n]`` i.i.d. with :math:`P(1) = p`. ``seed``: int, ``numpy.random.Generator`` or None."""
+    p, n = check_probability(p, "p"), check_positive_int(n, "n")
+    return numpy_generator(seed).random(n) < p
 
 
 def markov_source(p01: float, p10: float, n: int, seed=None) -> np.ndarray:
@@ -88,10 +78,10 @@ def markov_source(p01: float, p10: float, n: int, seed=None) -> np.ndarray:
     steps, a run in state 1 Geometric(p10) (a probability of 0 makes the state absorbing); by
     memorylessness the first run, seen from a stationary start, has the same law.
     """
-    p01, p10, n = _probability(p01, "p01"), _probability(p10, "p10"), _length(n)
+    p01, p10, n = check_probability(p01, "p01"), check_probability(p10, "p10"), check_positive_int(n, "n")
     if p01 + p10 == 0:
         raise ValueError("p01 + p10 = 0: the chain never moves and has no unique stationary law")
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(seed)
     state = bool(rng.random() < p01 / (p01 + p10))
     leave = (p01, p10)
     # runs alternate, so each needs at most n / mean-run-length ~ n * max(p) of them (+ slack)
@@ -111,7 +101,8 @@ def markov_source(p01: float, p10: float, n: int, seed=None) -> np.ndarray:
     return np.repeat(values, runs)[:n]
 
 
-def poisson_source(rate_hz: float, dt_s: float, n: int, seed=None) -> np.ndarray:
-    """``bool[n]``: one binned Poisson train of ``n`` bins of ``dt_s`` s at ``rate_hz`` Hz."""
-    n = _length(n)
-    return poisson_spike_trains(rate_hz, n * float(dt_s), dt_s, n_trains=1, seed=seed)[0, :n]
+@renamed_arguments(dt_s="dt")
+def poisson_source(rate_hz: float, dt: float, n: int, seed=None) -> np.ndarray:
+    """``bool[n]``: one binned Poisson train of ``n`` bins of ``dt`` s at ``rate_hz`` Hz."""
+    n, dt = check_positive_int(n, "n"), check_dt(dt)
+    return poisson_spike_trains(rate_hz, n * dt, dt, n_trains=1, seed=seed)[0, :n]

@@ -1,6 +1,6 @@
 r"""Poisson spike trains: binned rasters, exact event times, and rate-coded torch tensors.
 
-Binned rasters, ``refractory_s == 0`` (:func:`poisson_spike_trains`). A Poisson process with rate
+Binned rasters, ``refractory == 0`` (:func:`poisson_spike_trains`). A Poisson process with rate
 :math:`r_i` (Hz, constant within bin :math:`i` of width :math:`\Delta t`) puts
 :math:`N_i \sim \mathrm{Poisson}(r_i \Delta t)` events in the bin. The raster holds the event
 *indicator* :math:`S_i = [N_i \ge 1]`, so
@@ -20,7 +20,7 @@ Events are drawn exactly, not per bin: per train :math:`N \sim \mathrm{Poisson}(
 positions uniform on :math:`[0, T)`, each kept with probability :math:`r(t)/r_{max}` (thinning,
 Lewis & Shedler 1979, Naval Res. Logist. Q. 26, 403). Homogeneous rates skip the thinning.
 
-Dead time, ``refractory_s = tau > 0``. Convention: ``rate_hz`` is the requested *output* rate.
+Dead time, ``refractory = tau > 0``. Convention: ``rate_hz`` is the requested *output* rate.
 Binned (a discrete-time renewal process): after a spike in bin :math:`i`, bins
 :math:`i+1 \dots i+k` are silent, :math:`k = \lceil \tau / \Delta t \rceil` (the effective dead
 time is :math:`k \Delta t \ge \tau`); a live bin spikes with probability
@@ -46,7 +46,7 @@ Torch (:func:`poisson_spike_tensor`, :func:`rate_code`): one uniform per step,
 
 Example
 -------
->>> raster = poisson_spike_trains(20.0, duration_s=1.0, dt_s=1e-3, n_trains=3, seed=0)
+>>> raster = poisson_spike_trains(20.0, duration=1.0, dt=1e-3, n_trains=3, seed=0)
 >>> raster.shape, raster.dtype
 ((3, 1000), dtype('bool'))
 """
@@ -57,6 +57,15 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from biofit.validation import (
+    check_dt,
+    check_nonnegative,
+    check_positive,
+    numpy_generator,
+    renamed_arguments,
+    torch_generator,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -87,25 +96,11 @@ def _check_rates(rate_hz) -> np.ndarray:
     return rate
 
 
-def _positive(value, name: str) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def _refractory(value) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"refractory_s must be a finite number >= 0, got {value}")
-    return value
-
-
-def _n_bins(duration_s, dt_s) -> int:
-    duration_s, dt_s = _positive(duration_s, "duration_s"), _positive(dt_s, "dt_s")
-    n_bins = int(math.floor(duration_s / dt_s * (1 + _REL_TOL)))
+def _n_bins(duration, dt) -> int:
+    duration, dt = check_positive(duration, "duration"), check_dt(dt)
+    n_bins = int(math.floor(duration / dt * (1 + _REL_TOL)))
     if n_bins < 1:
-        raise ValueError(f"duration_s={duration_s} is shorter than one bin (dt_s={dt_s})")
+        raise ValueError(f"duration={duration} is shorter than one bin (dt={dt})")
     return n_bins
 
 
@@ -124,10 +119,10 @@ def _rate_grid(rate: np.ndarray, n_trains, n_bins: int) -> tuple[np.ndarray, int
     return grid, n_trains
 
 
-def _counts_per_train(rng, rate, n_trains: int, n_bins: int, width_s: float):
+def _counts_per_train(rng, rate, n_trains: int, n_bins: int, width: float):
     """Event counts ``N_i ~ Poisson(r_max,i * T)`` of the dominating homogeneous processes."""
     rate_max = np.broadcast_to(rate.max(axis=1), (n_trains,))
-    counts = rng.poisson(rate_max * n_bins * width_s)
+    counts = rng.poisson(rate_max * n_bins * width)
     return rate_max, counts, np.repeat(np.arange(n_trains, dtype=np.int64), counts)
 
 
@@ -138,25 +133,25 @@ def _thin(rng, rate, rate_max, rows, bins, *events):
     return (rows[accept], *(e[accept] for e in events))
 
 
-def _event_bins(rng, rate, n_trains: int, n_bins: int, width_s: float):
+def _event_bins(rng, rate, n_trains: int, n_bins: int, width: float):
     """Bins of the events of independent Poisson processes, unordered.
 
-    ``rate``: float64[1 | n_trains, 1 | n_bins] (Hz, constant within a bin of ``width_s``).
+    ``rate``: float64[1 | n_trains, 1 | n_bins] (Hz, constant within a bin of ``width``).
     Returns ``rows: int64[m]`` (train of each event) and ``bins: int64[m]`` in ``[0, n_bins)``.
     """
-    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width_s)
+    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width)
     bins = rng.integers(0, n_bins, rows.size)
     return (rows, bins) if rate.shape[1] == 1 else _thin(rng, rate, rate_max, rows, bins, bins)
 
 
-def _event_positions(rng, rate, n_trains: int, n_bins: int, width_s: float):
+def _event_positions(rng, rate, n_trains: int, n_bins: int, width: float):
     """Events of independent Poisson processes as positions in ``[0, n_bins)`` (bin units).
 
     Returns ``rows: int64[m]`` (non-decreasing) and ``pos: float64[m]``, increasing within each
     train: the order statistics of ``N`` uniforms, drawn as the normalized partial sums of
     ``N + 1`` exponentials (Renyi 1953, Acta Math. Acad. Sci. Hung. 4, 191), then thinned.
     """
-    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width_s)
+    rate_max, counts, rows = _counts_per_train(rng, rate, n_trains, n_bins, width)
     sums = np.cumsum(rng.standard_exponential((n_trains, counts.max(initial=0) + 1)), axis=1)
     scaled = sums * (n_bins / sums[np.arange(n_trains), counts])[:, None]
     pos = scaled[np.arange(sums.shape[1]) < counts[:, None]]
@@ -188,18 +183,18 @@ def _dead_time_filter(rows, pos, n_trains: int, sep: float, start: np.ndarray, s
     return rows[keep], pos[keep]
 
 
-def _discrete_dead_time(rng, rate, n_trains, n_bins, dt_s, refractory_s) -> np.ndarray:
+def _discrete_dead_time(rng, rate, n_trains, n_bins, dt, refractory) -> np.ndarray:
     """Spike bins (flat indices into [n_trains, n_bins]) of the dead-time renewal raster."""
-    k = math.ceil(refractory_s / dt_s * (1 - _REL_TOL))
-    q = rate * dt_s
+    k = math.ceil(refractory / dt * (1 - _REL_TOL))
+    q = rate * dt
     bad = q * (k + 1) >= 1
     if bad.any():
-        raise ValueError(f"rate_hz={rate[bad].flat[0]} Hz is impossible with refractory_s="
-                         f"{refractory_s} at dt_s={dt_s}: a spike is followed by k={k} silent "
+        raise ValueError(f"rate_hz={rate[bad].flat[0]} Hz is impossible with refractory="
+                         f"{refractory} at dt={dt}: a spike is followed by k={k} silent "
                          "bins, "
-                         f"so the rate must be < 1/((k+1)*dt_s) = {1 / ((k + 1) * dt_s):.6g} Hz")
-    hazard = -np.log1p(-q / (1 - k * q)) / dt_s  # Poisson rate with P(>=1 event in a bin) = h
-    rows, pos = _event_positions(rng, hazard, n_trains, n_bins, dt_s)
+                         f"so the rate must be < 1/((k+1)*dt) = {1 / ((k + 1) * dt):.6g} Hz")
+    hazard = -np.log1p(-q / (1 - k * q)) / dt  # Poisson rate with P(>=1 event in a bin) = h
+    rows, pos = _event_positions(rng, hazard, n_trains, n_bins, dt)
     q0 = np.broadcast_to(q[:, 0], (n_trains,))
     u = rng.random(n_trains)
     start = np.where(u < k * q0, np.floor(u / np.where(q0 > 0, q0, 1.0)) + 1, 0.0)
@@ -207,34 +202,36 @@ def _discrete_dead_time(rng, rate, n_trains, n_bins, dt_s, refractory_s) -> np.n
     return rows * n_bins + bins.astype(np.int64)
 
 
-def poisson_spike_trains(rate_hz, duration_s: float, dt_s: float, n_trains: int | None = None,
-                         refractory_s: float = 0.0, seed=None) -> np.ndarray:
+@renamed_arguments(duration_s="duration", dt_s="dt", refractory_s="refractory")
+def poisson_spike_trains(rate_hz, duration: float, dt: float, n_trains: int | None = None,
+                         refractory: float = 0.0, seed=None) -> np.ndarray:
     """Binned Poisson (or dead-time Poisson) spike raster ``bool[n_trains, n_bins]``.
 
     ``rate_hz``: Hz, a scalar, ``float[n_bins]`` (shared by all trains) or
-    ``float[n_trains, n_bins]``; ``n_bins = floor(duration_s / dt_s)`` (a trailing partial bin is
-    dropped). ``n_trains``: default 1, or the rows of a 2-D rate. ``refractory_s``: absolute dead
-    time in s. ``seed``: int or ``numpy.random.Generator``. See the module docstring for the law:
+    ``float[n_trains, n_bins]``; ``n_bins = floor(duration / dt)`` (a trailing partial bin is
+    dropped). ``n_trains``: default 1, or the rows of a 2-D rate. ``refractory``: absolute dead
+    time in s. ``seed``: int, ``numpy.random.Generator`` or None. See the module docstring for the law:
     ``P(spike in bin) = 1 - exp(-rate * dt)`` without dead time, output rate exactly ``rate_hz``
     with it.
 
     >>> poisson_spike_trains([0.0, 1e5], 2e-3, 1e-3, n_trains=2, seed=1).tolist()  # p = 0, ~1
     [[False, True], [False, True]]
     """
-    n_bins = _n_bins(duration_s, dt_s)
+    n_bins = _n_bins(duration, dt)
     rate, n_trains = _rate_grid(_check_rates(rate_hz), n_trains, n_bins)
-    refractory_s = _refractory(refractory_s)
-    rng = np.random.default_rng(seed)
+    refractory = check_nonnegative(refractory, "refractory")
+    rng = numpy_generator(seed)
     raster = np.zeros(n_trains * n_bins, dtype=bool)
-    if refractory_s > 0:
-        raster[_discrete_dead_time(rng, rate, n_trains, n_bins, dt_s, refractory_s)] = True
+    if refractory > 0:
+        raster[_discrete_dead_time(rng, rate, n_trains, n_bins, dt, refractory)] = True
     else:
-        rows, bins = _event_bins(rng, rate, n_trains, n_bins, dt_s)
+        rows, bins = _event_bins(rng, rate, n_trains, n_bins, dt)
         raster[rows * n_bins + bins] = True
     return raster.reshape(n_trains, n_bins)
 
 
-def poisson_spike_counts(rate_hz, duration_s: float, dt_s: float, n_trains: int | None = None,
+@renamed_arguments(duration_s="duration", dt_s="dt")
+def poisson_spike_counts(rate_hz, duration: float, dt: float, n_trains: int | None = None,
                          seed=None) -> np.ndarray:
     """Event counts per bin ``int64[n_trains, n_bins]`` of the Poisson process, ``E = rate * dt``.
 
@@ -244,40 +241,41 @@ def poisson_spike_counts(rate_hz, duration_s: float, dt_s: float, n_trains: int 
     >>> int(poisson_spike_counts(1000.0, 10.0, 1e-3, seed=0).sum())  # ~ 10 000 = rate * T
     10039
     """
-    n_bins = _n_bins(duration_s, dt_s)
+    n_bins = _n_bins(duration, dt)
     rate, n_trains = _rate_grid(_check_rates(rate_hz), n_trains, n_bins)
-    rows, bins = _event_bins(np.random.default_rng(seed), rate, n_trains, n_bins, dt_s)
+    rows, bins = _event_bins(numpy_generator(seed), rate, n_trains, n_bins, dt)
     return np.bincount(rows * n_bins + bins, minlength=n_trains * n_bins).reshape(n_trains, n_bins)
 
 
-def poisson_spike_times(rate_hz, duration_s: float, n_trains: int | None = None,
-                        refractory_s: float = 0.0, seed=None, dt_s: float | None = None
+@renamed_arguments(duration_s="duration", dt_s="dt", refractory_s="refractory")
+def poisson_spike_times(rate_hz, duration: float, n_trains: int | None = None,
+                        refractory: float = 0.0, seed=None, dt: float | None = None
                         ) -> list[np.ndarray]:
-    """Exact event times (s, sorted, in ``[0, duration_s)``), one ``float64`` array per train.
+    """Exact event times (s, sorted, in ``[0, duration)``), one ``float64`` array per train.
 
-    ``rate_hz``: a scalar (homogeneous), or with ``dt_s`` a piecewise-constant rate ``[n_bins]`` or
+    ``rate_hz``: a scalar (homogeneous), or with ``dt`` a piecewise-constant rate ``[n_bins]`` or
     ``[n_trains, n_bins]`` laid out as in :func:`poisson_spike_trains` (drawn by thinning).
-    ``refractory_s``: dead time ``tau`` (s); ISIs are ``tau + Exp(rate / (1 - rate * tau))``, so the
+    ``refractory``: dead time ``tau`` (s); ISIs are ``tau + Exp(rate / (1 - rate * tau))``, so the
     output rate is ``rate_hz`` and ``CV = 1 - rate * tau``.
 
     >>> [t.round(3).tolist() for t in poisson_spike_times(5.0, 1.0, n_trains=2, seed=3)]
     [[0.077, 0.648, 0.693, 0.912], [0.416, 0.601, 0.905, 0.964]]
     """
-    duration_s = _positive(duration_s, "duration_s")
+    duration = check_positive(duration, "duration")
     rate = _check_rates(rate_hz)
-    if dt_s is None:
+    if dt is None:
         if rate.ndim:
-            raise ValueError(f"rate_hz has shape {rate.shape}: a time-varying rate needs dt_s")
-        n_bins, width = 1, duration_s
+            raise ValueError(f"rate_hz has shape {rate.shape}: a time-varying rate needs dt")
+        n_bins, width = 1, duration
     else:
-        n_bins, width = _n_bins(duration_s, dt_s), float(dt_s)
+        n_bins, width = _n_bins(duration, dt), float(dt)
     rate, n_trains = _rate_grid(rate, n_trains, n_bins)
-    tau = _refractory(refractory_s)
+    tau = check_nonnegative(refractory, "refractory")
     if np.any(rate * tau >= 1):
         raise ValueError(f"rate_hz={rate[rate * tau >= 1].flat[0]} Hz is impossible with "
-                         f"refractory_s={tau}: the rate must be < 1/refractory_s = "
+                         f"refractory={tau}: the rate must be < 1/refractory = "
                          f"{1 / tau:.6g} Hz")
-    rng = np.random.default_rng(seed)
+    rng = numpy_generator(seed)
     rows, pos = _event_positions(rng, rate / (1 - rate * tau), n_trains, n_bins, width)
     if tau > 0:
         r0 = np.broadcast_to(rate[:, 0], (n_trains,))
@@ -288,25 +286,15 @@ def poisson_spike_times(rate_hz, duration_s: float, n_trains: int | None = None,
     return np.split(pos * width, ends[:-1])
 
 
-def _generator(device: torch.device, generator, seed):
-    import torch
-
-    if generator is not None and seed is not None:
-        raise ValueError("pass either generator or seed, not both")
-    if generator is None:
-        return None if seed is None else torch.Generator(device=device).manual_seed(int(seed))
-    if torch.device(generator.device).type != device.type:
-        raise ValueError(f"generator is on {generator.device} but the rates are on {device}")
-    return generator
-
-
-def poisson_spike_tensor(rate_hz, dt_s: float, n_steps: int | None = None, generator=None,
-                         seed=None, device=None) -> torch.Tensor:
+@renamed_arguments(dt_s="dt", generator="seed")
+def poisson_spike_tensor(rate_hz, dt: float, n_steps: int | None = None, *, seed=None,
+                         device=None) -> torch.Tensor:
     """Binned Poisson spikes ``float 0/1 [T, B, N]`` with ``P(spike) = 1 - exp(-rate * dt)``.
 
     ``rate_hz``: Hz, a tensor ``[T, B, N]`` (time-varying) or ``[B, N]`` (constant; then
-    ``n_steps = T`` is required). ``device``: default the rate's. ``generator``: a
-    ``torch.Generator`` on that device, or ``seed`` (int). No dead time here.
+    ``n_steps = T`` is required). ``dt``: bin width, s. ``device``: default the rate's.
+    ``seed``: an int, a ``numpy.random.Generator``, a ``torch.Generator`` on that device, or None
+    (torch's global generator). No dead time here.
 
     >>> import torch
     >>> poisson_spike_tensor(torch.full((2, 3), 50.0), 1e-3, n_steps=4, seed=0).shape
@@ -316,7 +304,7 @@ def poisson_spike_tensor(rate_hz, dt_s: float, n_steps: int | None = None, gener
 
     rate = torch.as_tensor(rate_hz, device=device)
     rate = rate if rate.is_floating_point() else rate.float()
-    dt_s = _positive(dt_s, "dt_s")
+    dt = check_dt(dt)
     for mask, what in ((~torch.isfinite(rate), "NaN or infinite"), (rate < 0, "negative")):
         if mask.any():
             first = tuple(int(i) for i in mask.nonzero()[0])
@@ -331,21 +319,22 @@ def poisson_spike_tensor(rate_hz, dt_s: float, n_steps: int | None = None, gener
                          f"with n_steps (got n_steps={n_steps})")
     else:
         shape = tuple(rate.shape)
-    p = -torch.expm1(-rate * dt_s)  # [B, N] broadcasts over the steps
-    u = torch.rand(shape, generator=_generator(rate.device, generator, seed), device=rate.device,
-                   dtype=rate.dtype)
+    p = -torch.expm1(-rate * dt)  # [B, N] broadcasts over the steps
+    generator = None if seed is None else torch_generator(seed, rate.device)
+    u = torch.rand(shape, generator=generator, device=rate.device, dtype=rate.dtype)
     return (u < p).to(rate.dtype)
 
 
-def rate_code(features, n_steps: int, dt_s: float, max_rate_hz: float, generator=None,
-              seed=None) -> torch.Tensor:
+@renamed_arguments(dt_s="dt", generator="seed")
+def rate_code(features, n_steps: int, dt: float, max_rate_hz: float, *, seed=None) -> torch.Tensor:
     """Rate-code ``features: [B, ...]`` in [0, 1] as Poisson spikes ``float 0/1 [T, B, N]``.
 
     Feature ``x`` fires at ``x * max_rate_hz`` (Hz); non-batch dimensions are flattened
-    (``N = prod(...)``, C order). Works on the features' device (see :func:`poisson_spike_tensor`).
+    (``N = prod(...)``, C order); ``dt``: bin width, s. Works on the features' device; ``seed`` as
+    in :func:`poisson_spike_tensor`.
 
     >>> import torch
-    >>> rate_code(torch.rand(8, 28, 28), n_steps=100, dt_s=1e-3, max_rate_hz=100.0, seed=0).shape
+    >>> rate_code(torch.rand(8, 28, 28), n_steps=100, dt=1e-3, max_rate_hz=100.0, seed=0).shape
     torch.Size([100, 8, 784])
     """
     import torch
@@ -359,5 +348,5 @@ def rate_code(features, n_steps: int, dt_s: float, max_rate_hz: float, generator
         first = tuple(int(i) for i in bad.nonzero()[0])
         raise ValueError(f"features has {int(bad.sum())} value(s) outside [0, 1] (first at index "
                          f"{first}: {float(x[first])})")
-    max_rate_hz = _positive(max_rate_hz, "max_rate_hz")
-    return poisson_spike_tensor(x.flatten(1) * max_rate_hz, dt_s, n_steps, generator, seed)
+    max_rate_hz = check_positive(max_rate_hz, "max_rate_hz")
+    return poisson_spike_tensor(x.flatten(1) * max_rate_hz, dt, n_steps, seed=seed)
