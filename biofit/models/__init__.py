@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from biofit.models.adex import ADEX
 from biofit.models.alif import ALIF
-from biofit.models.base import NeuronModel, Parameter
+from biofit.models.base import NeuronModel, Parameter, ParameterSet
 from biofit.models.lif import LIF, LIF_SYN
-from biofit.models.meta import META
+from biofit.models.meta import META, META_DET
 from biofit.models.qif import QIF
 
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF, META)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF, META, META_DET)}
 # POLARA (biofit.models.polara) is discrete-time with no Brian2 equations, so it is not listed here.
 
 
@@ -29,4 +29,4 @@ def get_model(name: str) -> NeuronModel:
         raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}") from None
 
 
-__all__ = ["MODELS", "NeuronModel", "Parameter", "get_model"]
+__all__ = ["MODELS", "NeuronModel", "Parameter", "ParameterSet", "get_model"]

@@ -40,4 +40,6 @@ ADEX = NeuronModel(
     method="euler",
     state=("v", "w"),
     initial={"v": "E_L", "w": "0*amp"},
+    # the membrane crosses V_peak in one or two steps: a wide window (5 default Delta_T)
+    surrogate_width=10e-3,
 )

@@ -1,17 +1,24 @@
-"""The record types every neuron model definition is made of: `Parameter` and `NeuronModel`.
+"""The record types every neuron model definition is made of: `Parameter`, `ParameterSet`, `NeuronModel`.
 
 A `NeuronModel` is the single source of truth for one model: its parameters (name, SI default,
-closed bounds, Brian2 unit, learnability) and its Brian2 equations, threshold, reset and refractory
-period. The Brian2 backend (`biofit.reference`) builds a `NeuronGroup` from it; the PyTorch backend
-(`biofit.neurons`) reads the same parameters and reproduces the same clock-driven scheme.
+closed validity bounds, Brian2 unit, learnability) and its Brian2 equations, threshold, reset and
+refractory period. The Brian2 backend (`biofit.reference`) builds a `NeuronGroup` from it; the
+PyTorch backend (`biofit.neurons.build_layer`) generates its torch step from the same equations,
+with Brian2's own parser and state updaters. A `ParameterSet` is the parameter half alone, for
+discrete-time neurons without Brian2 equations (POLARA).
 
 Conventions of the equation strings
 -----------------------------------
 * Parameters are per-neuron constants named as in `parameters`; they are *not* declared in
-  `equations` (the Brian2 backend appends ``"<name> : <unit> (constant)"`` lines).
-* The injected current is ``I_ext`` (amp), also not declared (the backend appends e.g.
-  ``"I_ext = I_drive(t, i) : amp"``).
+  `equations` (both backends append ``"<name> : <unit> (constant)"`` lines).
+* The layer input is ``I_ext`` (amp), also not declared (the Brian2 backend appends e.g.
+  ``"I_ext = I_drive(t, i) : amp"``). A model may name other inputs in ``inputs``: an undeclared
+  name is a held input like ``I_ext`` (declare it in `input_units`); the name of a state variable
+  is an increment added to it in every step (the effect of a synapse ``on_pre: g += w``).
 * Equations frozen during the refractory period carry the Brian2 flag ``(unless refractory)``.
+
+Validity bounds are physical limits (every published parameter set of the model must pass them);
+the search ranges of a fit are a separate thing (`biofit.fitting`).
 
 Example
 -------
@@ -19,16 +26,36 @@ Example
 >>> lif = get_model("lif")
 >>> lif.validate({"tau_mem": 0.01})["tau_mem"]
 0.01
+>>> Parameter("g_per_v", 1e-9, (0.0, 1e-6), "siemens/volt", True, "slope").unit
+'siemens/volt'
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-_UNITS = ("second", "volt", "amp", "siemens", "farad", "ohm", "1")
+
+@functools.lru_cache(maxsize=None)
+def unit_dimension(unit: str):
+    """The Brian2 `Dimension` of a unit expression in base units (``"siemens/volt"``, ``"1"``).
+
+    Brian2's own rule for the ``: unit`` part of an equation (`dimensions_and_type_from_string`):
+    base units and their products, quotients and powers; ``"1"`` is dimensionless. ValueError
+    naming the expression otherwise.
+    """
+    from brian2.equations.equations import dimensions_and_type_from_string
+
+    if not isinstance(unit, str):
+        raise TypeError(f"a unit must be a string such as 'volt' or 'siemens/volt', got {unit!r}")
+    try:
+        dim, _ = dimensions_and_type_from_string(unit)
+    except (ValueError, TypeError, SyntaxError) as exc:
+        raise ValueError(f"unit {unit!r} is not a Brian2 unit expression in base units: {exc}") from None
+    return dim
 
 
 @dataclass(frozen=True)
@@ -38,10 +65,11 @@ class Parameter:
     Attributes
     ----------
     name: identifier used in the Brian2 equations and as the torch attribute, e.g. ``"tau_mem"``.
-    default: default value in SI units (s, V, A, S, F, Ohm, or dimensionless).
-    bounds: closed allowed range ``(lo, hi)`` in SI units; either end may be infinite.
-    unit: Brian2 base unit name of the SI value: one of ``second, volt, amp, siemens, farad,
-        ohm, 1``.
+    default: default value in SI units.
+    bounds: closed validity range ``(lo, hi)`` in SI units (physical limits, not a fit's search
+        range); either end may be infinite.
+    unit: Brian2 unit expression of the SI value in base units: ``"second"``, ``"volt"``,
+        ``"siemens/volt"``, ``"1/second"``, ``"amp/volt**2"``, ``"1"`` (dimensionless), ...
     learnable: whether torch layers may learn it (by gradient descent).
     doc: one line saying what it is.
     """
@@ -61,46 +89,34 @@ class Parameter:
             raise ValueError(
                 f"parameter {self.name!r}: default {self.default} outside bounds {self.bounds}"
             )
-        if self.unit not in _UNITS:
-            raise ValueError(f"parameter {self.name!r}: unit {self.unit!r} not one of {_UNITS}")
+        try:
+            unit_dimension(self.unit)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"parameter {self.name!r}: {exc}") from None
+
+    @property
+    def dimension(self):
+        """The Brian2 `Dimension` of the parameter."""
+        return unit_dimension(self.unit)
 
 
 @dataclass(frozen=True)
-class NeuronModel:
-    """A neuron model defined once, read by the Brian2 and the PyTorch backends.
+class ParameterSet:
+    """Named parameters with defaults and validity bounds, checked at the boundary.
 
     Attributes
     ----------
-    name: short identifier (``"lif"``, ``"lif_syn"``, ``"alif"``, ``"adex"``, ``"qif"``).
-    parameters: the model's parameters, in a fixed order.
-    equations: Brian2 equations (see the module docstring for the conventions).
-    threshold: Brian2 threshold condition, e.g. ``"v > v_th"``.
-    reset: Brian2 reset statements, e.g. ``"v = v_reset"``.
-    refractory: Brian2 refractory period expression (a parameter name or ``"0*second"``).
-    method: Brian2 integration method: ``"exact"`` for linear models, ``"euler"`` otherwise.
-    state: state variables worth recording, e.g. ``("v", "a")``.
-    initial: initial value of each state variable as a Brian2 expression.
+    name: short identifier (``"polara"``; a `NeuronModel`'s model name).
+    parameters: the parameters, in a fixed order.
     """
 
     name: str
     parameters: tuple[Parameter, ...]
-    equations: str
-    threshold: str
-    reset: str
-    refractory: str
-    method: str
-    state: tuple[str, ...]
-    initial: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         names = [p.name for p in self.parameters]
         if len(set(names)) != len(names):
             raise ValueError(f"model {self.name!r}: duplicate parameter names in {names}")
-        if set(self.initial) != set(self.state):
-            raise ValueError(
-                f"model {self.name!r}: initial values given for {sorted(self.initial)}, "
-                f"state is {sorted(self.state)}"
-            )
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -150,6 +166,76 @@ class NeuronModel:
         return out
 
 
+@dataclass(frozen=True)
+class NeuronModel(ParameterSet):
+    """A neuron model defined once, read by the Brian2 and the PyTorch backends.
+
+    Attributes
+    ----------
+    name: short identifier (``"lif"``, ``"lif_syn"``, ``"alif"``, ``"adex"``, ``"qif"``, ...).
+    parameters: the model's parameters, in a fixed order.
+    equations: Brian2 equations (see the module docstring for the conventions).
+    threshold: Brian2 threshold condition, e.g. ``"v > v_th"``.
+    reset: Brian2 reset statements, e.g. ``"v = v_reset"``.
+    refractory: Brian2 refractory period expression (a parameter name or ``"0*second"``).
+    method: Brian2 integration method (``"exact"``, ``"euler"``, ``"exponential_euler"``,
+        ``"rk2"``, ``"rk4"``, ``"heun"``, ``"milstein"``).
+    state: state variables worth recording, e.g. ``("v", "a")`` (``v`` first).
+    initial: initial value of state variables as Brian2 expressions of the parameters; a
+        variable not listed starts at 0 (Brian2's rule).
+    inputs: the layer's inputs (see the module docstring); ``("I_ext",)`` by default.
+    input_units: Brian2 unit of each held input that is not a state variable.
+    surrogate_width: default width of the surrogate gradient of the threshold, in SI units of
+        the threshold's quantity (V for ``v > v_th``); None: 1e-3 of that unit (1 mV).
+    """
+
+    equations: str = ""
+    threshold: str = ""
+    reset: str = ""
+    refractory: str = "0*second"
+    method: str = "euler"
+    state: tuple[str, ...] = ()
+    initial: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[str, ...] = ("I_ext",)
+    input_units: dict[str, str] = field(default_factory=lambda: {"I_ext": "amp"})
+    surrogate_width: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.equations.strip():
+            raise ValueError(f"model {self.name!r} has no equations (use a ParameterSet instead)")
+        if not self.state or self.state[0] != "v":
+            raise ValueError(f"model {self.name!r}: state must start with the membrane potential 'v'")
+        extra = sorted(set(self.initial) - set(self.state))
+        if extra:
+            raise ValueError(
+                f"model {self.name!r}: initial values given for {extra}, which are not in state "
+                f"{list(self.state)}"
+            )
+        if not self.inputs:
+            raise ValueError(f"model {self.name!r} has no inputs")
+        for name in self.inputs:
+            if name not in self.state and name not in self.input_units:
+                raise ValueError(
+                    f"model {self.name!r}: input {name!r} is neither a state variable nor given "
+                    f"a unit in input_units"
+                )
+        for name, unit in self.input_units.items():
+            unit_dimension(unit)
+        if self.surrogate_width is not None and not self.surrogate_width > 0:
+            raise ValueError(f"model {self.name!r}: surrogate_width must be > 0, got {self.surrogate_width!r}")
+
+    def __hash__(self) -> int:  # the dict fields are compared by content
+        return hash((self.name, self.parameters, self.equations, self.threshold, self.reset,
+                     self.refractory, self.method, self.state, tuple(sorted(self.initial.items())),
+                     self.inputs, tuple(sorted(self.input_units.items())), self.surrogate_width))
+
+    @property
+    def held_inputs(self) -> tuple[str, ...]:
+        """Inputs held over each step (not state variables), e.g. ``("I_ext",)``."""
+        return tuple(name for name in self.inputs if name not in self.state)
+
+
 def _check_value(p: Parameter, value: object, model: str) -> np.ndarray | float:
     _check_dimension(p, value, model)
     arr = np.asarray(value, dtype=np.float64)
@@ -178,10 +264,5 @@ def _check_dimension(p: Parameter, value: object, model: str) -> None:
     dim = getattr(value, "dim", None)
     if dim is None or not type(value).__module__.startswith("brian2"):
         return
-    from brian2.units import allunits
-    from brian2.units.fundamentalunits import DIMENSIONLESS
-
-    expected = DIMENSIONLESS if p.unit == "1" else getattr(allunits, p.unit).dim
-    if dim is not expected:
+    if dim is not p.dimension:
         raise ValueError(f"{model}.{p.name} has dimension {dim!r}, expected {p.unit}")
-

@@ -24,7 +24,10 @@ and is continuous (so differentiable) in ``tau_ref`` and ``theta_ref``. As
 :math:`\\Delta_u \\to 0` the hazard becomes the deterministic threshold
 :math:`v > v_{th} + \\theta_{ref} q`; with :math:`\\theta_{ref} = 0` it is the ``lif_syn`` neuron.
 
-Brian2 reads the stochastic threshold below (``rand()`` once per neuron and step).
+Brian2 reads the stochastic threshold below (``rand()`` once per neuron and step). `META_DET`
+(``"meta_det"``) is the same neuron with the deterministic threshold of the
+:math:`\Delta_u \to 0` limit, :math:`v > v_{th} + \theta_{ref}\, q` (the mode a
+`biofit.neurons.MetaNeuron` runs in evaluation).
 
 Example
 -------
@@ -34,6 +37,8 @@ Example
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from biofit.models.base import NeuronModel, Parameter
 from biofit.models.lif import R_MEM, TAU_MEM, TAU_SYN, V_REST, V_RESET, V_TH
@@ -71,3 +76,5 @@ META = NeuronModel(
     state=("v", "I_syn", "q"),
     initial={"v": "v_rest", "I_syn": "0*amp", "q": "0"},
 )
+
+META_DET = dataclasses.replace(META, name="meta_det", threshold="v > v_th + theta_ref*q")

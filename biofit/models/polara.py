@@ -3,9 +3,9 @@ Inspired Polarization"; ``../shared/papers/polara-polarization-neuron.txt``).
 
 POLARA is a discrete-time model: its membrane ``u`` and threshold are dimensionless, its input is a
 dimensionless drive per step, and every time (kernel centre, width, rate) is in *time steps*. It has
-no Brian2 equations, so `POLARA` is a `NeuronModel` with empty equation strings, kept out of
-`biofit.models.MODELS` (the Brian2 backend cannot simulate it); it exists so that the torch layer
-reads its parameters through the same `IntrinsicParameters` machinery as every other layer.
+no Brian2 equations, so `POLARA` is a `ParameterSet` (parameters only), kept out of
+`biofit.models.MODELS` (the Brian2 backend cannot simulate it); the torch layer reads its
+parameters through the same `IntrinsicParameters` machinery as every other layer.
 
 The paper gives no constants. Ours (the defaults below) are chosen so that, with the paper's window
 of k = 6 steps, a neuron driven at about its threshold fires graded spikes every few steps:
@@ -29,7 +29,7 @@ Example
 
 from __future__ import annotations
 
-from biofit.models.base import NeuronModel, Parameter
+from biofit.models.base import Parameter, ParameterSet
 
 _DIMLESS = "1"
 
@@ -60,14 +60,4 @@ POLARA_PARAMETERS: tuple[Parameter, ...] = (
 )
 
 # Parameter-only definition (see the module docstring): no Brian2 equations, not in MODELS.
-POLARA = NeuronModel(
-    name="polara",
-    parameters=POLARA_PARAMETERS,
-    equations="",
-    threshold="",
-    reset="",
-    refractory="0*second",
-    method="",
-    state=(),
-    initial={},
-)
+POLARA = ParameterSet(name="polara", parameters=POLARA_PARAMETERS)

@@ -2,13 +2,13 @@ r"""Pure kernels of the Block-ALIF simulation (2311.11390, Sec. 3): one block of
 
 Notation (one neuron; the kernels act on ``[N, L, B]`` blocks, layout neuron, step, batch):
 :math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`\rho = e^{-dt/\tau_{adapt}}`, the drive
-:math:`x_j = v_{rest}(1-\alpha) + R(1-\alpha) I_j` (`biofit.neurons.alif.alif_drive`),
-K the refractory length in steps of `biofit.neurons.alif` (a spike at step n freezes ``v`` for
+:math:`x_j = v_{rest}(1-\alpha) + R(1-\alpha) I_j` (`biofit.neurons.block_alif.alif_drive`),
+K the refractory length in steps of `biofit.neurons.refractory` (a spike at step n freezes ``v`` for
 steps n+1 .. n+K-1). With a block length :math:`L \le K` a neuron fires at most once per block.
 
 For a block starting in state :math:`(v_0, a_0, m)` (m = refractory steps left) and drive
 :math:`x_j`, :math:`j = 0..L-1`, the sequential recursion :math:`v_j = x_j + \alpha v_{j-1}` of
-`alif_update` is, in closed form:
+the generated ALIF step is, in closed form:
 
 * step j is active (``v`` integrates, may fire) iff :math:`j \ge f`, :math:`f = \max(m - 1, 0)`;
 * membrane potential without reset (the block's convolution, a lower-triangular Toeplitz matmul):

@@ -32,14 +32,15 @@ R = 40, one thread): forward + backward of this kernel about 0.055 s; 0.08-0.09 
 SIMD fixes above, 0.15 s for the first version (per-block scan with a dense scan for spikes and
 scalar loops).
 
-Step t, per neuron i and batch b, with drive :math:`x_t` (V, `biofit.neurons.alif.alif_drive`
+Step t, per neuron i and batch b, with drive :math:`x_t` (V, `biofit.neurons.block_alif.alif_drive`
 plus the recurrent input), :math:`\alpha = e^{-dt/\tau_{mem}}`, :math:`\rho = e^{-dt/\tau_{adapt}}`,
-refractory length K (steps) -- the scheme of `biofit.neurons.alif.alif_update`:
+refractory length K (steps) -- the ALIF step generated from `biofit.models.alif` (the same
+products and sums in the same order, so the forward equals it bit for bit):
 
 .. math::
     r' = \max(r - 1, 0), \quad \text{act} = [r' = 0], \quad
     \hat v = \text{act}\,(x_t + \alpha v) + (1 - \text{act})\,v, \quad a' = \rho a, \\
-    d_t = \hat v - v_{th} - a', \quad z_t = \text{act}\,H(d_t), \quad
+    d_t = \hat v - (v_{th} + a'), \quad z_t = \text{act}\,H(d_t), \quad
     v \leftarrow z_t v_{reset} + (1 - z_t)\hat v, \quad a \leftarrow a' + \beta z_t, \quad
     r \leftarrow z_t K + (1 - z_t) r'.
 
@@ -114,7 +115,7 @@ def _forward_steps(cur, gain, bias, v, a, r, alpha, rho, v_th, beta, v_reset, k_
                 vn = x + alpha[i] * v_old
                 vn = vn if active else v_old
                 an = a_old * rho[i]
-                d = vn - v_th[i] - an
+                d = vn - (v_th[i] + an)  # the generated threshold: v - (v_th + a)
                 fire = active & (d > zero)
                 d_row[i] = d
                 f_row[i] = np.uint8(active) | (np.uint8(fire) << np.uint8(1))  # _ACTIVE, _FIRED
@@ -440,7 +441,7 @@ def scan_alif(current: Tensor, gain: Tensor, bias: Tensor, v0: Tensor, a0: Tenso
     """Simulate the ALIF layer on CPU, blocks of `length` steps: ``(spikes, v, a, refractory)``.
 
     `current` ``float[T, B, N]`` (A); drive ``x = bias + gain I`` with per-neuron ``[N]`` `gain`
-    (V/A) and `bias` (V) (`biofit.neurons.alif.alif_drive`); initial state `v0` (V), `a0` (V),
+    (V/A) and `bias` (V) (`biofit.neurons.block_alif.alif_drive`); initial state `v0` (V), `a0` (V),
     `ref0` (steps left) ``[B, N]``; per-neuron ``[N]``: `alpha`, `rho` (decays per step), `v_th`,
     `beta`, `v_reset` (V), `k_ref` (refractory length K, steps, float). Recurrent input
     (`weight_v` ``[N, N]``, V per spike, gain folded in; None for none): ``x[t] += weight_v

@@ -1,6 +1,6 @@
 r"""Block-ALIF: the ALIF layer simulated in blocks of the refractory period (2311.11390).
 
-A neuron with an absolute refractory period of R steps (`biofit.neurons.alif`: refractory length
+A neuron with an absolute refractory period of R steps (`biofit.neurons.refractory`: refractory length
 K = R + 1 steps, minimum inter-spike interval K) fires at most once in any K consecutive steps.
 `BlockALIF` therefore advances K steps at a time: inside a block the membrane potential without
 reset is one Toeplitz matmul, the spike is the first threshold crossing (found from a cumulative
@@ -19,7 +19,8 @@ presynaptic spike (``W[i, j]``: from neuron j to neuron i), initialised to zero.
 steps is what lets a whole block be computed from the previous one. By default the recurrent spikes
 enter as constants (``detach_recurrent=True``, 2311.11390's choice): ``W`` is learned, but no
 gradient flows back through earlier spikes; with ``detach_recurrent=False`` it does.
-`BlockALIF.run_sequential` is the definition both are tested against: `alif_update` step by step.
+`BlockALIF.run_sequential` is the definition both are tested against: the generated ALIF step
+(`biofit.neurons.layer`) step by step.
 
 Two kernels compute a block (``kernel=``; the tests check that they agree on spikes, traces, state
 and every gradient). ``"toeplitz"`` is the parallel closed form above, in torch, for any device
@@ -37,7 +38,7 @@ loop on CPU for R <= 2 and about even at R = 3.
 Example
 -------
 >>> import torch
->>> from biofit.neurons.alif import ALIF
+>>> from biofit.neurons import ALIF
 >>> from biofit.neurons.block_alif import BlockALIF
 >>> g = torch.Generator().manual_seed(0)
 >>> current = 2e-9 * torch.rand(500, 2, 4, dtype=torch.float64, generator=g)   # A
@@ -56,13 +57,62 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+import sympy
+
 from biofit.neurons._block_kernels import BlockState, block_constants, block_update
 from biofit.neurons._block_numba import scan_alif
-from biofit.neurons._validate import check_current
-from biofit.neurons.alif import ALIF, ALIFCoefficients, ALIFState, alif_drive, alif_update
+from biofit.neurons.builtin import ALIF
+from biofit.validation import check_current
 
 
 KERNELS = ("auto", "scan", "toeplitz")
+
+
+class ALIFCoefficients(NamedTuple):
+    """The generated ALIF step's constants (``k`` of `biofit.neurons.torchgen`) by name.
+
+    ``v' = (bias + gain I) + decay v`` (frozen while refractory), ``a' = decay_adapt a``, spike when
+    ``v' - (v_th + a') > 0``, then ``v = v_reset``, ``a += beta``; ``ref_steps``: K (None: never
+    refractory). Each ``[N]`` or ``[]``.
+    """
+
+    decay: Tensor
+    gain: Tensor
+    bias: Tensor
+    decay_adapt: Tensor
+    v_reset: Tensor
+    v_th: Tensor
+    beta: Tensor
+    ref_steps: Tensor | None
+
+
+def alif_coefficients(layer: ALIF, dtype: torch.dtype, device=None) -> ALIFCoefficients:
+    """Read `ALIFCoefficients` off the layer's generated step (the same tensors it computes with).
+
+    The generated ALIF step is affine; its threshold is ``v - (v_th + a)`` and its reset
+    ``v = k[v_reset]``, ``a = a + k[beta]``: the kernels below repeat exactly that arithmetic.
+    """
+    code = layer.code
+    k = tuple(c.to(device) if isinstance(c, Tensor) else c for c in layer.constants(dtype))
+    aff, slot = code.affine, code.const_slots
+    expected = (_sym("v"), _sym("v_th") + _sym("a"))
+    if aff is None or code.step.threshold_parts != expected or aff.bias.get("v") is None:
+        raise ValueError(f"BlockALIF needs the ALIF step of biofit.models, got\n{code.source}")
+    ref = layer.refractory_length()
+    return ALIFCoefficients(
+        k[aff.coupling["v"]["v"]], k[aff.gain["v"]["I_ext"]], k[aff.bias["v"]], k[aff.coupling["a"]["a"]],
+        k[slot[_sym("v_reset")]], k[slot[_sym("v_th")]], k[slot[_sym("beta")]],
+        None if ref is None else ref.to(device=device, dtype=dtype),
+    )
+
+
+def _sym(name: str) -> sympy.Symbol:
+    return sympy.Symbol(name, real=True)
+
+
+def alif_drive(current: Tensor, c: ALIFCoefficients) -> Tensor:
+    """The generated drive ``bias + gain I`` (V), elementwise in `current` (A, ``[..., N]``)."""
+    return c.bias + c.gain * current
 
 
 class RecurrentALIFState(NamedTuple):
@@ -148,16 +198,15 @@ class BlockALIF(ALIF):
     @property
     def arp_steps(self) -> int:
         """The absolute refractory period R = K - 1 (steps) the blocks are built on."""
-        return block_length(self._coefficients(self.params(), self.dt)) - 1
+        return block_length(alif_coefficients(self, torch.float64)) - 1
 
     def _start(self, current: Tensor, state):
         current = check_current(current, self.n_neurons)
-        params = self.params(current.dtype)
-        coeffs = self._coefficients(params, self.dt)
+        coeffs = alif_coefficients(self, current.dtype, current.device)
         length = block_length(coeffs)
         batch = current.shape[1]
         if state is None:
-            state = self._initial_state(batch, params)
+            state = self.initial_state(batch, current.dtype, current.device)
         else:
             self._check_state(state, batch)
         pending = getattr(state, "pending", None)
@@ -167,20 +216,20 @@ class BlockALIF(ALIF):
             raise ValueError(f"state.pending has shape {tuple(pending.shape)}, expected "
                              f"[K, B, N] = {(length, batch, self.n_neurons)}")
         weight = self.recurrent_weight.to(current.dtype) if self.recurrent else None
-        return current, coeffs, length, ALIFState(state.v, state.a, state.refractory), pending, weight
+        return current, coeffs, length, self.State(state.v, state.a, state.refractory), pending, weight
 
     def _check_state(self, state, batch_size: int) -> None:
-        if not isinstance(state, (ALIFState, RecurrentALIFState)):
+        if not isinstance(state, (self.State, RecurrentALIFState)):
             raise TypeError(
-                f"state must be an ALIFState or RecurrentALIFState, got {type(state).__name__}"
+                f"state must be an {self.State.__name__} or RecurrentALIFState, got {type(state).__name__}"
             )
-        for name in ALIFState._fields:
+        for name in self.State._fields:
             value = getattr(state, name)
             if tuple(value.shape) != (batch_size, self.n_neurons):
                 raise ValueError(f"state.{name} has shape {tuple(value.shape)}, expected "
                                  f"[B, N] = {(batch_size, self.n_neurons)}")
 
-    def _final(self, s: ALIFState, spikes: Tensor, pending: Tensor, length: int):
+    def _final(self, s, spikes: Tensor, pending: Tensor, length: int):
         if not self.recurrent:
             return s
         recent = torch.cat([pending, spikes[-length:]])[-length:]
@@ -200,7 +249,7 @@ class BlockALIF(ALIF):
                                                        pending, weight_v, record)
         return spikes, traces, self._final(final, spikes, pending, length)
 
-    def _run_scan(self, current: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
+    def _run_scan(self, current: Tensor, c: ALIFCoefficients, length: int, s0,
                   pending: Tensor, weight_v: Tensor | None, record: bool):
         n = current.shape[2]
         ref = c.ref_steps if c.ref_steps is not None else torch.zeros_like(c.decay)
@@ -211,9 +260,9 @@ class BlockALIF(ALIF):
                                              pending, length, self.detach_recurrent,
                                              self.surrogate, self.width, record)
         traces = {"v": v, "a": a} if record else None
-        return spikes, traces, ALIFState(v[-1], a[-1], refractory)
+        return spikes, traces, self.State(v[-1], a[-1], refractory)
 
-    def _run_toeplitz(self, drive: Tensor, c: ALIFCoefficients, length: int, s0: ALIFState,
+    def _run_toeplitz(self, drive: Tensor, c: ALIFCoefficients, length: int, s0,
                       pending: Tensor, weight_v: Tensor | None, record: bool):
         n = drive.shape[2]
         k = block_constants(c.decay, c.decay_adapt, c.v_reset, c.v_th, c.beta,
@@ -236,27 +285,33 @@ class BlockALIF(ALIF):
                 v_tr.append(tr[0].permute(1, 2, 0))
                 a_tr.append(tr[1].permute(1, 2, 0))
         spikes = torch.cat(out)
-        final = ALIFState(*(x.squeeze(1).t() for x in s))
+        final = self.State(*(x.squeeze(1).t() for x in s))
         traces = None
         if record:
             traces = {"v": torch.cat(v_tr), "a": torch.cat(a_tr)}
         return spikes, traces, final
 
     def run_sequential(self, current: Tensor, state=None, record: bool = False):
-        """The reference: `alif_update` one step at a time, plus the recurrent input ``W z[t-K]``.
+        """The reference: the generated ALIF step one step at a time, plus the recurrent input
+        ``W z[t-K]``.
 
         Same arguments and state types as `forward`; returns ``(spikes[T, B, N], traces, final
         state)`` with traces as in `simulate` (None unless `record`). Slow (T sequential steps);
         it defines what the block simulation computes and is what the tests compare it with.
         """
-        current, c, length, s, pending, weight = self._start(current, state)
+        current, c, length, s0, pending, weight = self._start(current, state)
+        code = self.code
+        k = tuple(x.to(current.device) if isinstance(x, Tensor) else x for x in self.constants(current.dtype))
+        fire = self._spike_function(code)
         history = list(pending.unbind(0))
+        s, counter = (s0.v, s0.a), s0.refractory
         out, states = [], []
         for i_t in current.unbind(0):
             if weight is not None:
                 pre = history[-length].detach() if self.detach_recurrent else history[-length]
                 i_t = i_t + pre @ weight.t()
-            z, s = alif_update(alif_drive(i_t, c), s, c, self._spike)
+            d = tuple(x[0] for x in code.drive({"I_ext": i_t.unsqueeze(0)}, k))
+            z, s, counter = self._step(code, fire, s, counter, d, k, c.ref_steps, None)
             history.append(z)
             out.append(z)
             if record:
@@ -264,8 +319,8 @@ class BlockALIF(ALIF):
         spikes = torch.stack(out)
         traces = None
         if record:
-            traces = {name: torch.stack([getattr(x, name) for x in states]) for name in ("v", "a")}
-        return spikes, traces, self._final(s, spikes, pending, length)
+            traces = {name: torch.stack([x[i] for x in states]) for i, name in enumerate(("v", "a"))}
+        return spikes, traces, self._final(self.State(*s, counter), spikes, pending, length)
 
     def extra_repr(self) -> str:
         rec = f", recurrent=True, detach_recurrent={self.detach_recurrent}" if self.recurrent else ""

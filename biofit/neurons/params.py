@@ -36,7 +36,6 @@ Example
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterable, Mapping
 
@@ -44,9 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from biofit.models.base import NeuronModel, Parameter
-from biofit.neurons._validate import check_current, check_dt, check_n_neurons
-from biofit.neurons.surrogate import get_surrogate
+from biofit.models.base import Parameter, ParameterSet
 
 _EDGE = 1e-9
 
@@ -95,11 +92,11 @@ def unconstrain(value: Tensor, bounds: tuple[float, float], scale: float, p0: fl
 
 
 class IntrinsicParameters(nn.Module):
-    """The parameters of one `NeuronModel` for a layer of `n_neurons`.
+    """The parameters of one model (`NeuronModel` or `ParameterSet`) for a layer of `n_neurons`.
 
     Parameters
     ----------
-    model: the model definition (names, defaults, bounds, learnability).
+    model: the definition (names, defaults, bounds, learnability).
     n_neurons: number of neurons N of the layer.
     values: name -> SI value (scalar or, with ``per_neuron=True``, an array of N values);
         missing names take the model default.
@@ -117,7 +114,7 @@ class IntrinsicParameters(nn.Module):
 
     def __init__(
         self,
-        model: NeuronModel,
+        model: ParameterSet,
         n_neurons: int,
         values: Mapping[str, object] | None = None,
         learn: Iterable[str] = (),
@@ -175,112 +172,3 @@ class IntrinsicParameters(nn.Module):
                 value = getattr(self, p.name)
             out[p.name] = value if dtype is None else value.to(dtype)
         return out
-
-
-class NeuronLayer(nn.Module):
-    """Base of the spiking layers: intrinsic parameters, time step, and the loop over time.
-
-    A subclass supplies pure pieces: ``_coefficients(params, dt)`` (the per-layer constants of
-    its discrete-time update, computed once per call), ``_update(drive_t, state, coeffs)`` (one
-    step, returning ``(spikes, state)``), ``_initial_state(batch_size, params)`` and optionally
-    ``_drive(current, coeffs)`` (the per-step inputs of ``_update``, computed for all steps at
-    once; by default the current itself). It may also replace the loop, ``_scan``, by a fused
-    equivalent. The layer stores no state between calls: pass ``state`` to continue a simulation.
-
-    Shapes: current ``float[T, B, N]`` (ampere) -> spikes ``float[T, B, N]`` (0/1, the input's
-    dtype; ``spikes[n]`` is the spike emitted at the end of step n, Brian2 spike time ``n*dt``).
-    """
-
-    def __init__(
-        self,
-        model: NeuronModel,
-        n_neurons: int,
-        dt: float,
-        values: Mapping[str, object],
-        learn: Iterable[str],
-        per_neuron: bool,
-    ) -> None:
-        super().__init__()
-        self.n_neurons = check_n_neurons(n_neurons)
-        self.dt = check_dt(dt)
-        self.params = IntrinsicParameters(model, self.n_neurons, values, learn, per_neuron)
-
-    def _use_surrogate(self, surrogate: str, width: float) -> None:
-        """Bind the spike function: surrogate `surrogate` of width `width` (unit of its argument)."""
-        if not width > 0:
-            raise ValueError(f"surrogate width must be > 0, got {width!r}")
-        self.surrogate, self.width = surrogate, float(width)
-        self._spike = functools.partial(get_surrogate(surrogate), width=self.width)
-
-    @property
-    def model(self) -> NeuronModel:
-        """The `biofit.models` definition this layer simulates."""
-        return self.params.model
-
-    def intrinsic(self) -> dict[str, Tensor]:
-        """Current (constrained) value of every intrinsic parameter, SI units, shape [N] or []."""
-        return self.params()
-
-    def initial_state(self, batch_size: int, dtype: torch.dtype = torch.float32):
-        """The model's initial state (``biofit.models`` ``initial``), tensors of shape [B, N]."""
-        return self._initial_state(batch_size, self.params(dtype))
-
-    def forward(self, current: Tensor, state=None, return_state: bool = False):
-        """Spikes ``float[T, B, N]`` for input current ``float[T, B, N]`` (A).
-
-        With ``return_state=True`` returns ``(spikes, final_state)``.
-        """
-        spikes, _, final = self._run(current, state, record=False)
-        return (spikes, final) if return_state else spikes
-
-    def simulate(self, current: Tensor, state=None) -> tuple[Tensor, dict[str, Tensor]]:
-        """Spikes and state traces: ``(spikes[T, B, N], {name: float[T, B, N]})``.
-
-        ``traces[name][n]`` is the state at the end of step n, after any reset, i.e. the value a
-        Brian2 ``StateMonitor`` records at ``t = (n + 1) * dt``. Names are the model's ``state``.
-        """
-        spikes, traces, _ = self._run(current, state, record=True)
-        return spikes, traces
-
-    def _run(self, current: Tensor, state, record: bool):
-        current = check_current(current, self.n_neurons)
-        params = self.params(current.dtype)
-        coeffs = self._coefficients(params, self.dt)
-        if state is None:
-            state = self._initial_state(current.shape[1], params)
-        else:
-            self._check_state(state, current.shape[1])
-        return self._scan(current, state, coeffs, record)
-
-    def _scan(self, current: Tensor, state, coeffs, record: bool):
-        """The loop over time: ``(spikes[T, B, N], traces or None, final state)``."""
-        spikes, states = [], []
-        for drive_t in self._drive(current, coeffs):
-            z, state = self._update(drive_t, state, coeffs)
-            spikes.append(z)
-            if record:
-                states.append(state)
-        traces = None
-        if record:
-            traces = {
-                name: torch.stack([getattr(s, name) for s in states]) for name in self.model.state
-            }
-        return torch.stack(spikes), traces, state
-
-    def _drive(self, current: Tensor, coeffs) -> list:
-        return list(current.unbind(0))
-
-    def _check_state(self, state, batch_size: int) -> None:
-        expected = type(self._initial_state(1, self.params()))
-        if not isinstance(state, expected):
-            raise TypeError(f"state must be a {expected.__name__}, got {type(state).__name__}")
-        for name, value in zip(state._fields, state):
-            if tuple(value.shape) != (batch_size, self.n_neurons):
-                raise ValueError(
-                    f"state.{name} has shape {tuple(value.shape)}, expected "
-                    f"[B, N] = {(batch_size, self.n_neurons)}"
-                )
-
-    def extra_repr(self) -> str:
-        learned = ", ".join(self.params.learned) or "none"
-        return f"n_neurons={self.n_neurons}, dt={self.dt:g} s, learn=({learned})"

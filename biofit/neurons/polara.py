@@ -95,7 +95,7 @@ import torch
 from torch import Tensor, nn
 
 from biofit.models.polara import POLARA
-from biofit.neurons._validate import check_current, check_n_neurons
+from biofit.validation import check_current, check_n_neurons
 from biofit.neurons.params import IntrinsicParameters
 from biofit.neurons.surrogate import get_surrogate
 

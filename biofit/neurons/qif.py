@@ -7,8 +7,9 @@ Model: :math:`\tau\dot v = (v - v_r)(v - v_r - \Delta)/\Delta + R\,I` (``tau_mem
 
 Discretization
 --------------
-Forward Euler with the input held at ``I[n]`` (Brian2's ``method="euler"``, refractory rule as
-in `biofit.neurons.lif`). With :math:`\varepsilon = dt/\tau` and the normalised potential
+The step is generated from the model's Brian2 equations (`biofit.neurons.layer`): forward Euler
+with the input held at ``I[n]`` (Brian2's ``method="euler"``, refractory rule of
+`biofit.neurons.refractory`); this module only supplies the spike function. With :math:`\varepsilon = dt/\tau` and the normalised potential
 :math:`x = (v - v_r)/\Delta`, :math:`u = R I / \Delta`, one step is the quadratic map
 
 .. math::
@@ -54,45 +55,14 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import NamedTuple
-
 import torch
 from torch import Tensor
 
-from biofit.models import get_model
-from biofit.neurons.lif import refractory_start, refractory_steps, refractory_tick, reset
-from biofit.neurons.params import NeuronLayer
+from biofit.models.qif import QIF as QIF_MODEL
+from biofit.neurons.layer import NeuronLayer
 from biofit.neurons.surrogate import heaviside
 
 MIN_HALF_WINDOW = 1e-4  # V
-
-
-class QIFState(NamedTuple):
-    """State, each ``[B, N]``: ``v`` (V), ``refractory`` (refractory steps still to come)."""
-
-    v: Tensor
-    refractory: Tensor
-
-
-class QIFCoefficients(NamedTuple):
-    """Per-call constants of the Euler map (SI; each [N] or [])."""
-
-    eps: Tensor  # dt / tau_mem
-    gain: Tensor  # dt R / tau_mem, V/A
-    v_rest: Tensor
-    delta_v: Tensor
-    v_reset: Tensor
-    v_peak: Tensor
-    window_lo: Tensor  # lower window edge minus v_peak (V, < 0), detached
-    window_hi: Tensor  # upper window edge minus v_peak (V, > 0), detached
-    ref_steps: Tensor | None
-
-
-def qif_map(v: Tensor, current: Tensor, c: QIFCoefficients) -> Tensor:
-    """The Euler map ``F(v)`` for held input `current` (A), without threshold or refractoriness."""
-    dv = v - c.v_rest
-    return v + c.eps * dv * (dv - c.delta_v) / c.delta_v + c.gain * current
 
 
 def qif_window(eps: Tensor, v_rest: Tensor, delta_v: Tensor, v_peak: Tensor) -> tuple[Tensor, Tensor]:
@@ -100,18 +70,6 @@ def qif_window(eps: Tensor, v_rest: Tensor, delta_v: Tensor, v_peak: Tensor) -> 
     v_crit = v_rest + delta_v
     overshoot = v_peak + eps * (v_peak - v_rest) * (v_peak - v_crit) / delta_v
     return v_crit, overshoot
-
-
-def qif_coefficients(p: dict[str, Tensor], dt: float) -> QIFCoefficients:
-    """Constants for time step `dt` (s) from the model's parameters (name -> SI tensor)."""
-    eps = dt / p["tau_mem"]
-    lo, hi = qif_window(eps, p["v_rest"], p["delta_v"], p["v_peak"])
-    lo = torch.clamp(lo - p["v_peak"], max=-MIN_HALF_WINDOW).detach()
-    hi = torch.clamp(hi - p["v_peak"], min=MIN_HALF_WINDOW).detach()
-    return QIFCoefficients(
-        eps, eps * p["R"], p["v_rest"], p["delta_v"], p["v_reset"], p["v_peak"], lo, hi,
-        refractory_steps(p["t_ref"], dt),
-    )
 
 
 class WindowSpike(torch.autograd.Function):
@@ -129,39 +87,22 @@ class WindowSpike(torch.autograd.Function):
         return grad_output * inside.to(x.dtype) / (hi - lo), None, None
 
 
-def qif_update(current: Tensor, s: QIFState, c: QIFCoefficients) -> tuple[Tensor, QIFState]:
-    """One Euler step for held input `current` ``[B, N]`` (A): ``(spikes, new state)``."""
-    v = qif_map(s.v, current, c)
-    remaining = s.refractory
-    if c.ref_steps is None:
-        z = WindowSpike.apply(v - c.v_peak, c.window_lo, c.window_hi)
-    else:
-        remaining, active = refractory_tick(s.refractory)
-        v = torch.where(active, v, s.v)
-        z = WindowSpike.apply(v - c.v_peak, c.window_lo, c.window_hi) * active
-        remaining = refractory_start(z, remaining, c.ref_steps)
-    return z, QIFState(reset(v, z, c.v_reset), remaining)
-
-
 class QIF(NeuronLayer):
     """Layer of N QIF neurons: ``layer(current[T, B, N]) -> spikes[T, B, N]``.
 
-    Parameters: ``n_neurons``, ``dt`` (s), ``learn``, ``per_neuron`` as for
-    `biofit.neurons.lif.LIF`; no surrogate choice (the window is derived, see the module
-    docstring); ``**params``: ``tau_mem, R, v_rest, delta_v, v_reset, v_peak, t_ref`` (SI; defaults
-    and bounds: ``biofit.models.get_model("qif")``). ValueError if ``v_peak <= v_rest + delta_v``.
+    Parameters: those of `biofit.neurons.layer.NeuronLayer`, without a surrogate choice (the
+    window is derived, see the module docstring); ``**params``: ``tau_mem, R, v_rest, delta_v,
+    v_reset, v_peak, t_ref`` (SI; defaults and bounds: ``biofit.models.get_model("qif")``).
+    ValueError if ``v_peak <= v_rest + delta_v``.
     """
 
-    def __init__(
-        self,
-        n_neurons: int,
-        dt: float,
-        *,
-        learn: Iterable[str] = (),
-        per_neuron: bool = True,
-        **params: object,
-    ) -> None:
-        super().__init__(get_model("qif"), n_neurons, dt, params, learn, per_neuron)
+    model = QIF_MODEL
+
+    def __init__(self, n_neurons: int, dt: float, **kwargs) -> None:
+        for name in ("surrogate", "width"):
+            if name in kwargs:
+                raise TypeError(f"QIF takes no {name!r}: its surrogate window follows from its parameters")
+        super().__init__(n_neurons, dt, **kwargs)
         p = self.params()
         gap = p["v_peak"] - p["v_rest"] - p["delta_v"]
         if bool((gap <= 0).any()):
@@ -172,15 +113,25 @@ class QIF(NeuronLayer):
 
     def window(self) -> tuple[Tensor, Tensor]:
         """Surrogate window edges ``(lower, upper)`` in volts, absolute (shape [N] or [])."""
-        c = qif_coefficients(self.params(), self.dt)
-        return c.v_peak + c.window_lo, c.v_peak + c.window_hi
+        lo, hi = self._window_offsets(torch.float64)
+        v_peak = self.params()["v_peak"]
+        return v_peak + lo, v_peak + hi
 
-    def _coefficients(self, params: dict[str, Tensor], dt: float) -> QIFCoefficients:
-        return qif_coefficients(params, dt)
+    def _window_offsets(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """Window edges minus ``v_peak`` (V; lower < 0 < upper, at least 0.1 mV from it), detached."""
+        p = self.params()
+        lo, hi = qif_window(self.dt / p["tau_mem"], p["v_rest"], p["delta_v"], p["v_peak"])
+        lo = torch.clamp(lo - p["v_peak"], max=-MIN_HALF_WINDOW).detach()
+        hi = torch.clamp(hi - p["v_peak"], min=MIN_HALF_WINDOW).detach()
+        return lo.to(dtype), hi.to(dtype)
 
-    def _initial_state(self, batch_size: int, params: dict[str, Tensor]) -> QIFState:
-        v = params["v_rest"].expand(batch_size, self.n_neurons).clone()
-        return QIFState(v, torch.zeros_like(v))
+    def _spike_function(self, code):
+        lo, hi = self._window_offsets(torch.float64)
+        cache: dict = {}
 
-    def _update(self, current: Tensor, state: QIFState, c: QIFCoefficients) -> tuple[Tensor, QIFState]:
-        return qif_update(current, state, c)
+        def fire(x: Tensor, uniform) -> Tensor:
+            if x.dtype not in cache:
+                cache[x.dtype] = (lo.to(x), hi.to(x))
+            return WindowSpike.apply(x, *cache[x.dtype])
+
+        return fire

@@ -16,11 +16,11 @@ from types import MappingProxyType
 import numpy as np
 from brian2 import Network, NeuronGroup, SpikeMonitor, StateMonitor, get_device, prefs, second
 from brian2.devices.device import RuntimeDevice
-from brian2.units import allunits
+from brian2.units.fundamentalunits import DIMENSIONLESS
 from brian2.units.fundamentalunits import Quantity, get_unit
 
 from biofit.models import get_model
-from biofit.models.base import NeuronModel
+from biofit.models.base import NeuronModel, unit_dimension
 from biofit.reference.trace import Trace
 from biofit.validation import check_finite_array
 
@@ -43,8 +43,9 @@ def resolve_model(model: str | NeuronModel) -> NeuronModel:
 
 
 def brian_unit(unit: str):
-    """The Brian2 unit object of a `Parameter.unit` name (``"1"`` is dimensionless)."""
-    return 1.0 if unit == "1" else getattr(allunits, unit)
+    """The Brian2 unit object of a `Parameter.unit` expression (``"siemens/volt"``; ``"1"``: 1.0)."""
+    dim = unit_dimension(unit)
+    return 1.0 if dim is DIMENSIONLESS else get_unit(dim)
 
 
 def population_size(values: Mapping[str, object], n_from_input: int | None) -> int:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from brian2.units.fundamentalunits import DIMENSIONLESS, Quantity, get_dimensions
+from brian2.units.fundamentalunits import Quantity, get_dimensions
 
-from biofit.models.base import NeuronModel
+from biofit.models.base import NeuronModel, unit_dimension
 from biofit.validation import check_finite_array
 
 
 def si_array(value, name: str, unit: str) -> np.ndarray:
     """`value` as float64 SI; a Brian2 quantity must carry the dimension `unit` (e.g. ``"amp"``)."""
     if isinstance(value, Quantity):
-        from brian2.units import allunits
-
-        expected = DIMENSIONLESS if unit == "1" else getattr(allunits, unit).dim
+        expected = unit_dimension(unit)
         if get_dimensions(value) is not expected:
             raise ValueError(f"{name} has dimension {get_dimensions(value)!r}, expected {unit}")
     try:
