@@ -7,6 +7,8 @@ Subcommands::
     biofit lzc --demo [--out DIR]       # LZ76/LZ78 of sources with known entropy rate + figure
     biofit lzc RASTER [--out FEATURES.csv] [--variant lz76|lz78]
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
+    biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
+    biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
 
 Each subcommand imports its (heavy) dependencies only when it runs, so ``biofit --version`` is instant.
 The work itself lives in library modules and ``biofit.experiments``; this file only parses arguments.
@@ -113,6 +115,44 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_pairs(text: str | None, name: str) -> dict | None:
+    """``"time=s,current=pA"`` -> {"time": "s", "current": "pA"}."""
+    if not text:
+        return None
+    pairs = [item.split("=", 1) for item in text.split(",")]
+    if any(len(p) != 2 for p in pairs):
+        raise ValueError(f"--{name} must look like time=s,current=pA,voltage=mV; got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from biofit.io import load_recording
+    from biofit.io.summary import format_summary
+    from biofit.plotting import plot_recording
+
+    options = {}
+    if args.units:
+        options["units"] = _parse_pairs(args.units, "units")
+    if args.columns:
+        options["columns"] = tuple(c.strip() for c in args.columns.split(","))
+    rec = load_recording(args.recording, format=args.format, **options)
+    if args.sweeps:
+        rec = rec.select([int(s) for s in args.sweeps.split(",")])
+    print(format_summary(rec))
+    out = Path(args.out) if args.out else Path(Path(args.recording).resolve().name + "_inspect.png")
+    plot_recording(rec, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from biofit.io.synthetic import make_data
+
+    for path in make_data(args.out):
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="biofit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"biofit {__version__}")
@@ -150,6 +190,35 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--trials", type=int, default=400, help="trials (rstdp-patterns)")
     train.add_argument("--out", help="save the learned weights and curves to this .npz")
     train.set_defaults(func=_cmd_train)
+
+    inspect = sub.add_parser(
+        "inspect", help="read a recording: table of sweeps, spikes and features, and a figure",
+        description="Read a current-clamp recording (ABF, NWB, QSNMC/eFEL/CSV text or a folder of "
+                    "them, biofit NPZ), print one row per sweep (duration, sampling, current range, "
+                    "first step, spike count, rate, first-spike latency, ISI CV, adaptation index, "
+                    "resting potential, input resistance and membrane time constant from "
+                    "hyperpolarising steps) and write a figure (voltage and current per sweep, "
+                    "spikes marked, f-I curve). Headerless 3-column text is read as eFEL's layout "
+                    "t [s], I [pA], V [mV]; otherwise give --columns and --units.")
+    inspect.add_argument("recording", help="file or folder")
+    inspect.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
+                         help="default: from the suffix (a folder is text)")
+    inspect.add_argument("--out", help="figure path (.png); default ./<name>_inspect.png")
+    inspect.add_argument("--sweeps", help="comma-separated sweep ids to keep (default: all)")
+    inspect.add_argument("--columns", help="text files: column order, e.g. time,voltage,current")
+    inspect.add_argument("--units", help="text files: units, e.g. time=ms,current=nA,voltage=mV")
+    inspect.set_defaults(func=_cmd_inspect)
+
+    data = sub.add_parser(
+        "data", help="the synthetic recordings shipped in data/",
+        description="biofit data make: simulate (Brian2) the AdEx and ALIF cells with known "
+                    "parameters under current steps and an Ornstein-Uhlenbeck current, 4 repeats "
+                    "each with intrinsic and measurement noise, and write data/synthetic_*.nwb "
+                    "(true parameters in the file's notes). Deterministic: equal files' contents "
+                    "on every run (see data/README.md).")
+    data.add_argument("action", choices=("make",), help="make: (re)generate the files")
+    data.add_argument("--out", default="data", help="output folder (default: data)")
+    data.set_defaults(func=_cmd_data)
     return parser
 
 
