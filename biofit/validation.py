@@ -148,7 +148,7 @@ def check_spike_tensor(spikes, name: str, ndim: int, dtype):
     import torch
 
     if not isinstance(spikes, torch.Tensor):
-        spikes = torch.as_tensor(np.asarray(spikes))
+        spikes = torch.as_tensor(np.asarray(spikes), device="cpu")  # numpy lives on the CPU
     if spikes.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(spikes.shape)}")
     if spikes.dtype != torch.bool:

@@ -43,3 +43,27 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def forbid_default_device():
+    """A context in which a torch factory call (``zeros``, ``arange``, ...) without ``device=`` raises.
+
+    For tests that code allocates on its inputs' device rather than on torch's default one (which
+    is the CPU here, so a CPU-only run could not tell the two apart otherwise).
+    """
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    factories = {torch.zeros, torch.ones, torch.full, torch.empty, torch.arange, torch.tensor,
+                 torch.as_tensor, torch.rand, torch.randn, torch.randint, torch.linspace, torch.eye}
+
+    class ForbidDefaultDevice(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            copies_a_tensor = func is torch.as_tensor and isinstance(args[0], torch.Tensor)
+            if func in factories and kwargs.get("device") is None and not copies_a_tensor:
+                raise AssertionError(f"torch.{func.__name__} called without device= (args {args!r})")
+            return func(*args, **kwargs)
+
+    return ForbidDefaultDevice()

@@ -169,7 +169,7 @@ def song_checks(out, g_max):
 def test_song2000_stdp_regulates_output_rate_and_splits_weights():
     """Short version: A+ doubled (0.01), 50 s; three independent (10 Hz, 40 Hz) neuron pairs in one batch."""
     params = STDPParams(a_plus=0.01, a_minus=0.0105, w_max=0.015)
-    out = simulate_song2000((10.0, 40.0) * 3, duration_s=50.0, stdp=params, seed=0, update_every_s=1.0)
+    out = simulate_song2000((10.0, 40.0) * 3, duration=50.0, stdp=params, seed=0, update_every=1.0)
     split, late, early = song_checks(out, 0.015)
     early_ratio, late_ratio = early[1::2] / early[0::2], late[1::2] / late[0::2]
     assert np.all(early_ratio > 5)
@@ -180,7 +180,7 @@ def test_song2000_stdp_regulates_output_rate_and_splits_weights():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_song2000_paper_parameters_bimodal_and_regulated(seed):
-    out = simulate_song2000((10.0, 20.0, 40.0), duration_s=1000.0, seed=seed, update_every_s=1.0)
+    out = simulate_song2000((10.0, 20.0, 40.0), duration=1000.0, seed=seed, update_every=1.0)
     split, late, early = song_checks(out, 0.015)
     assert late.max() / late.min() < 1.5
     assert np.all(split["low"] > 0.2) and np.all(split["high"] > 0.04)
@@ -208,3 +208,29 @@ def test_bad_inputs_raise_clear_errors():
         rule.run(torch.zeros(0, 1, 4), torch.zeros(0, 1, 2), w)
     with pytest.raises(ValueError, match="dt"):
         STDP(dt=0.0)
+
+
+def test_dt_is_required():
+    with pytest.raises(TypeError, match="dt"):
+        STDP(STDPParams())
+
+
+def test_stdp_window_delta_t_s_still_works_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="'delta_t_s' is deprecated; use 'delta_t'"):
+        assert stdp_window(delta_t_s=0.01) == stdp_window(0.01)
+
+
+def test_state_and_temporaries_live_on_the_weights_device_not_torchs_default(forbid_default_device):
+    gen = torch.Generator().manual_seed(3)
+    pre = torch.rand(300, 2, 6, generator=gen) < 0.05
+    post = torch.rand(300, 2, 4, generator=gen) < 0.05
+    w0 = torch.full((6, 4), 0.5, dtype=torch.float64)
+    for pairing in ("all_to_all", "nearest"):
+        rule = STDP(STDPParams(a_plus=0.01, a_minus=0.0105, pairing=pairing), dt=1e-3)
+        expected, _ = rule.run(pre, post, w0)
+        state = init_state(2, 6, 4, torch.float64, "cpu")
+        step_expected, _ = rule.step(pre[5], post[5], state, w0)
+        with forbid_default_device:
+            w, _ = rule.run(pre.numpy(), post, w0, record_every=100)
+            w_step, _ = rule.step(pre[5].numpy(), post[5], state, w0)
+        assert torch.equal(w, expected) and torch.equal(w_step, step_expected)

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def run_pairing_then_reward(params, lag_steps, delay_steps, reward, n_steps=4000):
     """One pre spike at step 10, one post spike ``lag_steps`` later, a reward pulse ``delay_steps`` after it."""
-    rule = RewardModulatedSTDP(params, DT)
+    rule = RewardModulatedSTDP(params, dt=DT)
     w = torch.full((1, 1, 1), 0.5, dtype=torch.float64)
     state = rule.init_state(w)
     zero = torch.zeros(1, 1, dtype=torch.float64)
@@ -57,7 +57,7 @@ def test_negative_reward_depresses_a_causal_pairing():
 
 def test_distal_reward_rewarded_synapse_rises_above_the_others():
     """Short version: six independent networks (100 synapses each), 120 s of activity."""
-    out = simulate_distal_reward(n_runs=6, duration_s=120.0, seed=7)
+    out = simulate_distal_reward(n_runs=6, duration=120.0, seed=7)
     w = out["weights"].reshape(6, -1)
     ranks = target_rank(out["weights"])
     assert ranks.mean() < 15, ranks          # chance: 49.5
@@ -67,7 +67,7 @@ def test_distal_reward_rewarded_synapse_rises_above_the_others():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_distal_reward_rewarded_synapse_ends_on_top(seed):
-    out = simulate_distal_reward(n_runs=3, duration_s=480.0, seed=seed)
+    out = simulate_distal_reward(n_runs=3, duration=480.0, seed=seed)
     w = out["weights"].reshape(3, -1)
     assert np.all(target_rank(out["weights"]) <= 2)
     assert np.all(w[:, 0] > np.median(w[:, 1:], axis=1) + 0.2)
@@ -126,7 +126,7 @@ def test_bad_inputs_raise_clear_errors():
         RSTDPParams(tau_e=-1.0)
     with pytest.raises(ValueError, match="tau_baseline"):
         RSTDPParams(tau_baseline=0.0)
-    rule = RewardModulatedSTDP(RSTDPParams(), DT)
+    rule = RewardModulatedSTDP(RSTDPParams(), dt=DT)
     w = torch.full((2, 3, 4), 0.5, dtype=torch.float64)
     state = rule.init_state(w)
     with pytest.raises(ValueError, match="reward has shape"):
@@ -143,5 +143,29 @@ def test_bad_inputs_raise_clear_errors():
         stimulus_rpe(float("nan"), 0, torch.zeros(2), 0.1)
     with pytest.raises(ValueError, match="rate_off_hz"):
         train_reward_patterns(n_trials=1, rate_off_hz=50.0)
-    with pytest.raises(ValueError, match="gap_s"):
-        train_reward_patterns(n_trials=1, gap_s=1e-4)
+    with pytest.raises(ValueError, match="gap_duration"):
+        train_reward_patterns(n_trials=1, gap_duration=1e-4)
+
+
+def test_dt_is_required():
+    with pytest.raises(TypeError, match="dt"):
+        RewardModulatedSTDP(RSTDPParams())
+
+
+def test_state_lives_on_the_weights_device_not_torchs_default(forbid_default_device):
+    rule = RewardModulatedSTDP(RSTDPParams(eta=0.5), dt=1e-3)
+    w = torch.full((2, 5, 3), 0.5, dtype=torch.float64)
+    pre = torch.zeros(2, 5)
+    pre[:, 1] = 1
+    post = torch.ones(2, 3)
+    state = rule.init_state(w)
+    for _ in range(3):
+        expected, state = rule.step(pre, post, torch.tensor([0.0, 1.0]), state, w)
+    baseline = torch.zeros(2)
+    with forbid_default_device:
+        state = rule.init_state(w)
+        for _ in range(3):
+            got, state = rule.step(pre, post, [0.0, 1.0], state, w)
+        rpe, baseline = stimulus_rpe(1.0, 0, baseline, 0.5)
+    assert torch.equal(got, expected)
+    assert float(rpe) == 1.0 and baseline.tolist() == [0.5, 0.0]

@@ -7,10 +7,10 @@ J. Neurosci. 30:13326).
 ``n_inputs`` Poisson afferents project onto two output neurons, one per class. Each class is a
 rate template: a random half of the afferents fires at ``rate_on_hz``, the rest at
 ``rate_off_hz`` (the two halves are drawn independently, so the templates overlap by chance). A
-trial shows one template for ``stimulus_s`` with fresh Poisson spikes; the network's answer is the
+trial shows one template for ``stimulus_duration`` (s) with fresh Poisson spikes; the network's answer is the
 output neuron with more spikes. At the end of the stimulus a reward R = +1 (right), -1 (wrong) or 0
 (tie) is computed, and the pulse :math:`R - \bar R(s)` (:func:`biofit.learning.three_factor.stimulus_rpe`)
-is delivered in the first bin of a silent gap of ``gap_s``, which lets it act before the next trial.
+is delivered in the first bin of a silent gap of ``gap_duration`` (s), which lets it act before the next trial.
 
 Output neurons are escape-noise spike-response neurons (Gerstner & Kistler 2002, ch. 5.3; the
 model of Frémaux et al. 2010):
@@ -37,9 +37,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from biofit.learning._checks import positive_finite
 from biofit.learning.stdp import STDPParams
 from biofit.learning.three_factor import RewardModulatedSTDP, RSTDPParams, rstdp_step, stimulus_rpe
+from biofit.validation import check_dt, check_positive, renamed_arguments
 
 # A- = A+/2: a window with a positive integral makes the eligibility of an active afferent grow with
 # the post spike count (a Hebbian term on top of the causal excess), so the stimulus-specific RPE,
@@ -150,6 +150,7 @@ def _outcome(counts, label):
     return (diff > 0) - (diff < 0)
 
 
+@renamed_arguments(stimulus_s="stimulus_duration", gap_s="gap_duration")
 def train_reward_patterns(
     n_trials: int = 400,
     seed: int = 0,
@@ -157,8 +158,8 @@ def train_reward_patterns(
     n_inputs: int = 100,
     rate_on_hz: float = 40.0,
     rate_off_hz: float = 2.0,
-    stimulus_s: float = 0.1,
-    gap_s: float = 0.02,
+    stimulus_duration: float = 0.1,
+    gap_duration: float = 0.02,
     dt: float = 2e-3,
     rule: RSTDPParams = DEFAULT_RULE,
     neuron: SRMParams = SRMParams(),
@@ -188,8 +189,10 @@ def train_reward_patterns(
         >>> out["weights"].shape, 0.0 <= out["test_accuracy"] <= 1.0
         ((100, 2), True)
     """
-    for name, value in [("rate_on_hz", rate_on_hz), ("stimulus_s", stimulus_s), ("gap_s", gap_s), ("dt", dt)]:
-        positive_finite(name, value)
+    for name, value in [("rate_on_hz", rate_on_hz), ("stimulus_duration", stimulus_duration),
+                        ("gap_duration", gap_duration)]:
+        check_positive(value, name)
+    check_dt(dt)
     if not 0.0 <= rate_off_hz < rate_on_hz:
         raise ValueError(f"need 0 <= rate_off_hz < rate_on_hz, got {rate_off_hz!r} and {rate_on_hz!r}")
     if not 0.0 <= test_flip <= 0.5:
@@ -200,12 +203,13 @@ def train_reward_patterns(
         raise ValueError(f"n_inputs must be >= 2 (half of them on per template), got {n_inputs!r}")
     rng = np.random.default_rng(seed)
     templates = make_templates(n_inputs, rate_on_hz, rate_off_hz, rng)
-    n_stim, n_bins = round(stimulus_s / dt), round((stimulus_s + gap_s) / dt)
+    n_stim, n_bins = round(stimulus_duration / dt), round((stimulus_duration + gap_duration) / dt)
     if n_stim < 1 or n_bins == n_stim:
-        raise ValueError(f"stimulus_s={stimulus_s!r} and gap_s={gap_s!r} must each span at least one dt={dt!r}")
+        raise ValueError(f"stimulus_duration={stimulus_duration!r} and gap_duration={gap_duration!r} must each "
+                         f"span at least one dt={dt!r}")
     w = torch.as_tensor(rng.uniform(0.4, 0.6, (n_inputs, 2)))
     w0 = w.clone()
-    state = RewardModulatedSTDP(rule, dt).init_state(w, batch=1)
+    state = RewardModulatedSTDP(rule, dt=dt).init_state(w, batch=1)
     baseline = torch.zeros(2, dtype=torch.float64)
     labels = rng.integers(0, 2, n_trials)
     correct = np.zeros(n_trials, bool)

@@ -14,7 +14,7 @@ V → V_reset at V_th, driven by 1000 excitatory Poisson inputs (plastic, additi
 the weights end bimodal (piled at 0 and g_max) and the output rate is regulated (it varies much
 less than the input rate).
 
-The neuron is integrated (forward Euler, step ``dt``) with weights held for ``update_every_s``
+The neuron is integrated (forward Euler, step ``dt``) with weights held for ``update_every`` s
 (50 ms by default, ≪ the minutes over which the distribution forms); the STDP weight change over
 each such window is exact for the spikes of that window (:func:`biofit.learning.stdp.stdp_raster`).
 """
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from biofit.learning._checks import positive_finite
 from biofit.learning.stdp import STDPParams, init_state, stdp_raster
+from biofit.validation import check_dt, check_positive, renamed_arguments, torch_generator
 
 
 @dataclass(frozen=True)
@@ -69,47 +69,49 @@ def _integrate(drive_ex, drive_in, v, g_ex, g_in, dt, tau_m, tau_ex, tau_in, v_r
     return spikes
 
 
+@renamed_arguments(duration_s="duration", update_every_s="update_every")
 def simulate_song2000(
     input_rates_hz=(10.0, 40.0),
-    duration_s: float = 100.0,
+    duration: float = 100.0,
     dt: float = 1e-3,
     stdp: STDPParams | None = None,
     neuron: SongNeuron = SongNeuron(),
-    seed: int = 0,
-    update_every_s: float = 0.05,
+    seed=0,
+    update_every: float = 0.05,
     progress: bool = False,
 ) -> dict:
     """Run one neuron per entry of ``input_rates_hz`` (a batch), all with plastic inputs.
 
     Args:
         input_rates_hz: excitatory input rate of each independent run, Hz (paper: 10-40 Hz).
-        duration_s, dt: simulated time and Euler step, s.
+        duration, dt: simulated time and Euler step, s.
         stdp: rule constants; default Song's additive rule A+ = 0.005, A-/A+ = 1.05, 20 ms,
             bounds [0, g_max].
-        seed: seeds the Poisson inputs and the initial weights (uniform in [w_min, w_max]).
-        update_every_s: how long weights are held while the neuron is integrated, s.
+        seed: int, numpy or CPU torch Generator; seeds the Poisson inputs and the initial weights
+            (uniform in [w_min, w_max]).
+        update_every: how long weights are held while the neuron is integrated, s.
 
     Returns:
         dict with ``weights`` (float[B, n_ex], final, units of leak conductance), ``rate_hz``
         (float[B, n_windows], output rate per window), ``window_s`` and ``input_rates_hz``.
 
     Example:
-        >>> out = simulate_song2000((10.0,), duration_s=2.0, seed=1)
+        >>> out = simulate_song2000((10.0,), duration=2.0, seed=1)
         >>> out["weights"].shape
         (1, 1000)
     """
     rates = np.asarray(input_rates_hz, dtype=float).ravel()
     if rates.size == 0 or not np.all(np.isfinite(rates)) or np.any(rates <= 0):
         raise ValueError(f"input_rates_hz must be positive and finite, got {rates}")
-    duration_s, dt = positive_finite("duration_s", duration_s), positive_finite("dt", dt)
+    duration, dt = check_positive(duration, "duration"), check_dt(dt)
     stdp = stdp or STDPParams(w_max=neuron.g_max)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch_generator(seed)
     batch, n_ex = rates.size, neuron.n_ex
     w = torch.rand(batch, n_ex, 1, generator=gen, dtype=torch.float64) * (stdp.w_max - stdp.w_min) + stdp.w_min
     state = init_state(batch, n_ex, 1)
     v, g_ex, g_in = np.full(batch, neuron.v_rest), np.zeros(batch), np.zeros(batch)
-    chunk = max(1, round(update_every_s / dt))
-    n_chunks = max(1, round(duration_s / dt) // chunk)
+    chunk = max(1, round(update_every / dt))
+    n_chunks = max(1, round(duration / dt) // chunk)
     p_ex = torch.as_tensor(rates * dt).view(1, batch, 1)
     rate_hz = np.zeros((batch, n_chunks))
     for c in tqdm(range(n_chunks), disable=not progress, desc="Song 2000"):
@@ -141,11 +143,12 @@ def bimodality(weights: np.ndarray, w_max: float, edge: float = 0.1) -> dict:
     return {"low": low, "high": high, "middle": 1 - low - high}
 
 
-def train_stdp(input_rate_hz: float = 20.0, duration_s: float = 100.0, dt: float = 1e-3, seed: int = 0) -> dict:
+@renamed_arguments(duration_s="duration")
+def train_stdp(input_rate_hz: float = 20.0, duration: float = 100.0, dt: float = 1e-3, seed=0) -> dict:
     """CLI entry (``biofit train --rule stdp``): Song et al. (2000) at one input rate, progress bar on.
 
     Returns the :func:`simulate_song2000` dict plus ``bimodality`` (fractions near 0 / g_max).
     """
-    out = simulate_song2000((input_rate_hz,), duration_s, dt, seed=seed, progress=True)
+    out = simulate_song2000((input_rate_hz,), duration, dt, seed=seed, progress=True)
     out["bimodality"] = bimodality(out["weights"], SongNeuron().g_max)
     return out

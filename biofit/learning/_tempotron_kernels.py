@@ -3,14 +3,14 @@ r"""Numba kernels of the tempotron (`biofit.learning.tempotron`): shunted maxima
 Events of all patterns are flat arrays grouped by pattern: pattern s owns the events
 ``starts[s]:starts[s+1]``. Event j (afferent ``afferent[j]``, a spike at :math:`t_j` s) enters the grid
 ``b dt`` at bin ``k[j] = ceil(t_j/dt)`` with the weight-free factors
-``e_slow[j] = exp(-(k[j] dt - t_j)/tau)`` and ``e_fast[j] = exp(-(k[j] dt - t_j)/tau_s)``.
+``e_slow[j] = exp(-(k[j] dt - t_j)/tau)`` and ``e_fast[j] = exp(-(k[j] dt - t_j)/tau_syn)``.
 The potential of a unit with weights w at bin b is then exactly (Gütig & Sompolinsky 2006, eq. 1,
 at the grid points)
 
 .. math::  V_b = V_0\,(S_b - F_b) + V_{rest},\qquad
            S_b = e^{-dt/\tau} S_{b-1} + \sum_{j:\,k_j = b} w_{a_j} e^{slow}_j
 
-(F likewise with :math:`\tau_s`): the events are first scattered into per-bin inputs, then one
+(F likewise with :math:`\tau_s`, ``tau_syn``): the events are first scattered into per-bin inputs, then one
 pass of the two recursions runs over the bins. The pass stops at the first bin with
 :math:`V \ge \theta` (the input is shunted after the output spike), which is then :math:`t_{max}`;
 otherwise :math:`t_{max}` is the first bin of the maximum. The learning step (eq. 3) needs
@@ -56,14 +56,14 @@ def _shunted_max(w, lo, hi, afferent, k, e_slow, e_fast, decay_slow, decay_fast,
 
 
 @njit(cache=True)
-def shunted_max(weights, starts, afferent, k, e_slow, e_fast, n_bins, dt, tau, tau_s, v0, v_rest, threshold):
+def shunted_max(weights, starts, afferent, k, e_slow, e_fast, n_bins, dt, tau, tau_syn, v0, v_rest, threshold):
     """``t_max: int64[n_units, n_samples]`` (bins) and ``v_max: float[n_units, n_samples]`` for all patterns.
 
     ``weights: float[n_units, n_afferents]``; the other arguments are the event arrays of the module
     docstring and the model constants, in the order `train_epoch` takes them.
     """
     n_units, n_samples = weights.shape[0], starts.shape[0] - 1
-    decay_slow, decay_fast = math.exp(-dt / tau), math.exp(-dt / tau_s)
+    decay_slow, decay_fast = math.exp(-dt / tau), math.exp(-dt / tau_syn)
     in_slow, in_fast = np.empty(n_bins), np.empty(n_bins)
     t_max = np.empty((n_units, n_samples), np.int64)
     v_max = np.empty((n_units, n_samples))
@@ -77,7 +77,7 @@ def shunted_max(weights, starts, afferent, k, e_slow, e_fast, n_bins, dt, tau, t
 
 @njit(cache=True)
 def train_epoch(order, batch_size, target, weights, velocity, learning_rate, momentum, starts, afferent, k, e_slow,
-                e_fast, n_bins, dt, tau, tau_s, v0, v_rest, threshold):
+                e_fast, n_bins, dt, tau, tau_syn, v0, v_rest, threshold):
     """Visit patterns ``order`` in mini-batches; update ``weights`` and ``velocity`` in place (paper eq. 3).
 
     ``order: int64[n]`` (pattern indices), ``target: bool[n_units, n_samples]``, ``weights`` and
@@ -87,7 +87,7 @@ def train_epoch(order, batch_size, target, weights, velocity, learning_rate, mom
     with ``sign_s = target[u, s] - fired[u, s]`` in {-1, 0, 1}, and ``weights += velocity``.
     """
     n_units, n_afferents = weights.shape
-    decay_slow, decay_fast = math.exp(-dt / tau), math.exp(-dt / tau_s)
+    decay_slow, decay_fast = math.exp(-dt / tau), math.exp(-dt / tau_syn)
     pow_slow, pow_fast = decay_slow ** np.arange(n_bins), decay_fast ** np.arange(n_bins)
     in_slow, in_fast = np.empty(n_bins), np.empty(n_bins)
     step = np.empty((n_units, n_afferents))

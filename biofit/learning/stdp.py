@@ -39,7 +39,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from biofit.learning._checks import nonnegative_finite, positive_finite, spike_tensor
+from biofit.validation import check_dt, check_nonnegative, check_positive, check_spike_tensor, renamed_arguments
 
 PAIRINGS = ("all_to_all", "nearest")
 
@@ -69,12 +69,12 @@ class STDPParams:
     pairing: str = "all_to_all"
 
     def __post_init__(self):
-        nonnegative_finite("a_plus", self.a_plus)
-        nonnegative_finite("a_minus", self.a_minus)
-        positive_finite("tau_plus", self.tau_plus)
-        positive_finite("tau_minus", self.tau_minus)
-        nonnegative_finite("mu_plus", self.mu_plus)
-        nonnegative_finite("mu_minus", self.mu_minus)
+        check_nonnegative(self.a_plus, "a_plus")
+        check_nonnegative(self.a_minus, "a_minus")
+        check_positive(self.tau_plus, "tau_plus")
+        check_positive(self.tau_minus, "tau_minus")
+        check_nonnegative(self.mu_plus, "mu_plus")
+        check_nonnegative(self.mu_minus, "mu_minus")
         if not (math.isfinite(self.w_min) and math.isfinite(self.w_max) and self.w_max > self.w_min):
             raise ValueError(f"need finite w_min < w_max, got w_min={self.w_min}, w_max={self.w_max}")
         if self.pairing not in PAIRINGS:
@@ -89,34 +89,39 @@ class STDPState(NamedTuple):
 
 
 def init_state(batch: int, n_pre: int, n_post: int, dtype=torch.float64, device=None) -> STDPState:
-    """Zero traces for ``batch`` independent runs of an ``n_pre -> n_post`` projection."""
+    """Zero traces for ``batch`` independent runs of an ``n_pre -> n_post`` projection.
+
+    ``device``: where the spikes and weights live (None: torch's default device); the rules below
+    call it with their weights' dtype and device.
+    """
     return STDPState(
         torch.zeros(batch, n_pre, dtype=dtype, device=device),
         torch.zeros(batch, n_post, dtype=dtype, device=device),
     )
 
 
-def stdp_window(delta_t_s, params: STDPParams = STDPParams(), w=None) -> np.ndarray:
-    """Weight change of one isolated pre/post pair at ``delta_t_s = t_post - t_pre`` (s).
+@renamed_arguments(delta_t_s="delta_t")
+def stdp_window(delta_t, params: STDPParams = STDPParams(), w=None) -> np.ndarray:
+    """Weight change of one isolated pre/post pair at ``delta_t = t_post - t_pre`` (s).
 
     ``W(Δt) = (w_max-w_min) A_+ f_+(u) exp(-Δt/τ_+)`` for Δt > 0, ``-(w_max-w_min) A_- f_-(u)
     exp(Δt/τ_-)`` for Δt < 0, and 0 at Δt = 0 (same-bin spikes do not pair, see module).
     ``w`` is the weight before the pair (default: the middle of the range). Returns a numpy array
-    shaped like ``delta_t_s``, in weight units.
+    shaped like ``delta_t``, in weight units.
 
     >>> round(float(stdp_window(0.010)), 6)   # 0.005 * exp(-0.5)
     0.003033
     """
-    dt = np.asarray(delta_t_s, dtype=float)
-    if not np.all(np.isfinite(dt)):
-        raise ValueError(f"delta_t_s has {int((~np.isfinite(dt)).sum())} non-finite values")
+    lag = np.asarray(delta_t, dtype=float)
+    if not np.all(np.isfinite(lag)):
+        raise ValueError(f"delta_t has {int((~np.isfinite(lag)).sum())} non-finite values")
     span = params.w_max - params.w_min
     u = 0.5 if w is None else (float(w) - params.w_min) / span
     if not 0.0 <= u <= 1.0:
         raise ValueError(f"w={w} lies outside [w_min, w_max] = [{params.w_min}, {params.w_max}]")
-    ltp = params.a_plus * (1.0 - u) ** params.mu_plus * np.exp(-np.abs(dt) / params.tau_plus)
-    ltd = params.a_minus * u**params.mu_minus * np.exp(-np.abs(dt) / params.tau_minus)
-    return span * np.where(dt > 0, ltp, np.where(dt < 0, -ltd, 0.0))
+    ltp = params.a_plus * (1.0 - u) ** params.mu_plus * np.exp(-np.abs(lag) / params.tau_plus)
+    ltd = params.a_minus * u**params.mu_minus * np.exp(-np.abs(lag) / params.tau_minus)
+    return span * np.where(lag > 0, ltp, np.where(lag < 0, -ltd, 0.0))
 
 
 def pair_update(pre, post, state: STDPState, w: torch.Tensor, params: STDPParams, dt: float):
@@ -170,7 +175,9 @@ class STDP:
 
     Args:
         params: :class:`STDPParams` (defaults: Song et al. 2000).
-        dt: time step, s.
+        dt: time step, s (required, keyword; no default).
+
+    State and temporaries are allocated on the weights' device and in their dtype.
 
     Example:
         >>> rule = STDP(STDPParams(a_plus=0.01, a_minus=0.0105), dt=1e-3)
@@ -181,14 +188,14 @@ class STDP:
         ((30, 5), (4, 30, 5))
     """
 
-    def __init__(self, params: STDPParams = STDPParams(), dt: float = 1e-4):
+    def __init__(self, params: STDPParams = STDPParams(), *, dt: float):
         self.params = params
-        self.dt = positive_finite("dt", dt)
+        self.dt = check_dt(dt)
 
     def step(self, pre, post, state: STDPState, w: torch.Tensor):
         """One bin: ``pre: [B, N_pre]``, ``post: [B, N_post]`` -> ``(new_w, new_state)``."""
-        pre = spike_tensor("pre", pre, 2, w.dtype)
-        post = spike_tensor("post", post, 2, w.dtype)
+        pre = check_spike_tensor(pre, "pre", 2, w.dtype)
+        post = check_spike_tensor(post, "post", 2, w.dtype)
         check_shapes(pre.shape, post.shape, state, w)
         return stdp_step(pre, post, state, w, self.params, self.dt)
 
@@ -199,7 +206,8 @@ class STDP:
         Gives the weights of ``T`` calls of :func:`stdp_step` (up to float rounding), computed by
         :func:`stdp_raster` in chunks of ``record_every`` steps (default: sized to memory).
         ``w``: initial weights ``[N_pre, N_post]`` or ``[B, N_pre, N_post]`` inside
-        ``[w_min, w_max]`` (not modified). Returns ``(w_final, history)``; ``history`` stacks the
+        ``[w_min, w_max]`` (not modified); the rasters are moved to its device chunk by chunk.
+        Returns ``(w_final, history)``; ``history`` stacks the
         weights after every ``record_every``-th step (``None`` when ``record_every`` is 0).
         """
         w = torch.as_tensor(w)
@@ -228,8 +236,8 @@ class STDP:
         for start in range(0, pre.shape[0], chunk):
             stop = min(start + chunk, pre.shape[0])
             w, state = stdp_raster(
-                spike_tensor("pre_raster", pre[start:stop], 3, torch.bool),
-                spike_tensor("post_raster", post[start:stop], 3, torch.bool),
+                check_spike_tensor(pre[start:stop].to(w.device), "pre_raster", 3, torch.bool),
+                check_spike_tensor(post[start:stop].to(w.device), "post_raster", 3, torch.bool),
                 state, w, self.params, self.dt,
             )
             if record_every and stop - start == record_every:
@@ -239,7 +247,7 @@ class STDP:
 
 def _raster(name: str, raster) -> torch.Tensor:
     """``raster`` as a 3-D tensor ``[T, B, N]`` without copying (0/1 is checked chunk by chunk)."""
-    raster = raster if isinstance(raster, torch.Tensor) else torch.as_tensor(np.asarray(raster))
+    raster = raster if isinstance(raster, torch.Tensor) else torch.as_tensor(np.asarray(raster), device="cpu")
     if raster.ndim != 3:
         raise ValueError(f"{name} must be 3-D [T, B, N], got shape {tuple(raster.shape)}")
     return raster
@@ -259,9 +267,9 @@ def _trace_at(spike_idx, shape, carry, decay: float, nearest: bool, q_t, q_b):
     key, order = torch.sort((b * n + i) * k + t)
     t, group = t[order].to(carry.dtype), (b * n + i)[order]
     counts = torch.bincount(group, minlength=batch * n)
-    rank = torch.arange(len(key)) - (torch.cumsum(counts, 0) - counts)[group]
+    rank = torch.arange(len(key), device=key.device) - (torch.cumsum(counts, 0) - counts)[group]
     n_max = int(counts.max()) if len(key) else 0
-    times = torch.zeros(n_max, batch * n, dtype=carry.dtype)
+    times = torch.zeros(n_max, batch * n, dtype=carry.dtype, device=carry.device)
     times[rank, group] = t
     after = torch.zeros_like(times)
     x = carry.reshape(-1).clone()
@@ -273,7 +281,7 @@ def _trace_at(spike_idx, shape, carry, decay: float, nearest: bool, q_t, q_b):
         last = torch.where(valid, times[m], last)
         after[m] = x
     end = (x * decay ** (k - 1 - last)).reshape(batch, n)
-    q_group = q_b[:, None] * n + torch.arange(n)
+    q_group = q_b[:, None] * n + torch.arange(n, device=q_b.device)
     q_time = q_t[:, None].to(carry.dtype)
     values = carry.reshape(-1)[q_group] * decay ** (q_time + 1.0)
     if len(key):
@@ -292,26 +300,28 @@ def _events_per_synapse(pre_idx, post_idx, shape, x_post_at_pre, x_pre_at_post, 
     """
     k, batch, n_pre, n_post = shape
     (t_d, b_d, i_d), (t_p, b_p, j_p) = pre_idx, post_idx
-    syn_d = i_d.repeat_interleave(n_post) * n_post + torch.arange(n_post).repeat(len(t_d))
-    syn_p = torch.arange(n_pre).repeat(len(t_p)) * n_post + j_p.repeat_interleave(n_pre)
+    dtype, device = x_post_at_pre.dtype, x_post_at_pre.device
+    syn_d = i_d.repeat_interleave(n_post) * n_post + torch.arange(n_post, device=device).repeat(len(t_d))
+    syn_p = torch.arange(n_pre, device=device).repeat(len(t_p)) * n_post + j_p.repeat_interleave(n_pre)
     if not shared:
         syn_d = syn_d + b_d.repeat_interleave(n_post) * n_pre * n_post
         syn_p = syn_p + b_p.repeat_interleave(n_pre) * n_pre * n_post
     n_syn = n_pre * n_post * (1 if shared else batch)
     t_all = torch.cat([t_d.repeat_interleave(n_post), t_p.repeat_interleave(n_pre)])
     keys, inverse = torch.unique(torch.cat([syn_d, syn_p]) * k + t_all, return_inverse=True)
-    zeros_d, zeros_p = torch.zeros(len(syn_d), dtype=x_post_at_pre.dtype), torch.zeros(len(syn_p), dtype=x_post_at_pre.dtype)
-    ltd = torch.zeros(len(keys), dtype=x_post_at_pre.dtype).index_add_(
+    zeros_d = torch.zeros(len(syn_d), dtype=dtype, device=device)
+    zeros_p = torch.zeros(len(syn_p), dtype=dtype, device=device)
+    ltd = torch.zeros(len(keys), dtype=dtype, device=device).index_add_(
         0, inverse, torch.cat([x_post_at_pre.reshape(-1), zeros_p])
     )
-    ltp = torch.zeros(len(keys), dtype=x_post_at_pre.dtype).index_add_(
+    ltp = torch.zeros(len(keys), dtype=dtype, device=device).index_add_(
         0, inverse, torch.cat([zeros_d, x_pre_at_post.reshape(-1)])
     )
     syn = keys // k
     counts = torch.bincount(syn, minlength=n_syn)
-    rank = torch.arange(len(keys)) - (torch.cumsum(counts, 0) - counts)[syn]
+    rank = torch.arange(len(keys), device=device) - (torch.cumsum(counts, 0) - counts)[syn]
     n_events = int(counts.max()) if len(keys) else 0
-    out_ltp = torch.zeros(n_events, n_syn, dtype=x_post_at_pre.dtype)
+    out_ltp = torch.zeros(n_events, n_syn, dtype=dtype, device=device)
     out_ltd = torch.zeros_like(out_ltp)
     out_ltp[rank, syn] = ltp
     out_ltd[rank, syn] = ltd

@@ -7,7 +7,8 @@ A leaky integrate-and-fire unit sums normalized PSPs of its afferents (paper, eq
     V(t) = \sum_i w_i \sum_{t_i} K(t - t_i) + V_{rest},\qquad
     K(t) = V_0\,(e^{-t/\tau} - e^{-t/\tau_s})\ (t \ge 0),
 
-with :math:`V_0` normalizing the peak of K to 1, :math:`\tau = 15` ms, :math:`\tau_s = \tau/4`.
+with :math:`V_0` normalizing the peak of K to 1, :math:`\tau = 15` ms (``tau``) and the synaptic
+current time constant :math:`\tau_s = \tau/4` (``tau_syn``).
 It fires (class "+") if V crosses the threshold θ; after the first crossing the input is shunted,
 so the potential after the first output spike is ignored. On an error the weights move along the
 PSPs at the time :math:`t_{max}` of the maximal potential (eq. 3):
@@ -33,6 +34,7 @@ form under which scikit-learn's ``check_estimator`` runs.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -42,29 +44,37 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from biofit.learning import _tempotron_kernels as kernels
-from biofit.learning._checks import nonnegative_finite, positive_finite
+from biofit.validation import (
+    check_dt,
+    check_nonnegative,
+    check_positive,
+    check_positive_int,
+    renamed_arguments,
+)
 
 
-def kernel_peak(tau: float, tau_s: float) -> tuple[float, float]:
-    """Time of the peak of ``exp(-t/tau) - exp(-t/tau_s)`` (s) and ``V0`` = 1 / its height."""
-    t_peak = tau * tau_s / (tau - tau_s) * math.log(tau / tau_s)
-    return t_peak, 1.0 / (math.exp(-t_peak / tau) - math.exp(-t_peak / tau_s))
+@renamed_arguments(tau_s="tau_syn")
+def kernel_peak(tau: float, tau_syn: float) -> tuple[float, float]:
+    """Time of the peak of ``exp(-t/tau) - exp(-t/tau_syn)`` (s) and ``V0`` = 1 / its height."""
+    t_peak = tau * tau_syn / (tau - tau_syn) * math.log(tau / tau_syn)
+    return t_peak, 1.0 / (math.exp(-t_peak / tau) - math.exp(-t_peak / tau_syn))
 
 
-def psp_kernel(t, tau: float = 0.015, tau_s: float = 0.00375) -> np.ndarray:
-    """K(t) of Gütig & Sompolinsky (2006), peak 1, zero for t < 0; ``t`` in seconds.
+@renamed_arguments(tau_s="tau_syn")
+def psp_kernel(t, tau: float = 0.015, tau_syn: float = 0.00375) -> np.ndarray:
+    """K(t) of Gütig & Sompolinsky (2006), peak 1, zero for t < 0; ``t``, ``tau``, ``tau_syn`` in s.
 
     >>> round(float(psp_kernel(kernel_peak(0.015, 0.00375)[0])), 12)
     1.0
     """
-    _check_taus(tau, tau_s)
+    _check_taus(tau, tau_syn)
     t = np.asarray(t, dtype=float)
-    v0 = kernel_peak(tau, tau_s)[1]
+    v0 = kernel_peak(tau, tau_syn)[1]
     tc = np.maximum(t, 0.0)
-    return np.where(t >= 0, v0 * (np.exp(-tc / tau) - np.exp(-tc / tau_s)), 0.0)
+    return np.where(t >= 0, v0 * (np.exp(-tc / tau) - np.exp(-tc / tau_syn)), 0.0)
 
 
-class SpikeEvents:
+class PatternEvents:
     """Spikes of a set of patterns as flat, sample-sorted arrays (``sample``, ``afferent``, ``time`` in s).
 
     Pattern s owns the events ``starts[s]:starts[s+1]``; ``n_bins`` is the length of the evaluation
@@ -87,7 +97,7 @@ class SpikeEvents:
 class GridModel(NamedTuple):
     """Events on the grid and model constants, in the order the numba kernels take them.
 
-    ``e_slow = exp(-(k dt - time)/tau)``, ``e_fast`` likewise with ``tau_s`` (what a spike deposits at
+    ``e_slow = exp(-(k dt - time)/tau)``, ``e_fast`` likewise with ``tau_syn`` (what a spike deposits at
     its first grid point); ``v0`` normalizes the kernel peak to 1; θ and V_rest in PSP-peak units.
     """
 
@@ -99,28 +109,31 @@ class GridModel(NamedTuple):
     n_bins: int
     dt: float
     tau: float
-    tau_s: float
+    tau_syn: float
     v0: float
     v_rest: float
     threshold: float
 
 
-def grid_model(events: SpikeEvents, dt, tau, tau_s, v_rest, threshold) -> GridModel:
+@renamed_arguments(tau_s="tau_syn")
+def grid_model(events: PatternEvents, dt, tau, tau_syn, v_rest, threshold) -> GridModel:
     """Precompute the weight-independent part of V for `_tempotron_kernels` (see its docstring)."""
     k = events.bins(dt)
     lag = k * dt - events.time
     return GridModel(events.starts.astype(np.int64), events.afferent.astype(np.int64), k,
-                     np.exp(-lag / tau), np.exp(-lag / tau_s), int(events.n_bins), float(dt), float(tau),
-                     float(tau_s), kernel_peak(tau, tau_s)[1], float(v_rest), float(threshold))
+                     np.exp(-lag / tau), np.exp(-lag / tau_syn), int(events.n_bins), float(dt), float(tau),
+                     float(tau_syn), kernel_peak(tau, tau_syn)[1], float(v_rest), float(threshold))
 
 
-def potentials(events: SpikeEvents, weights: np.ndarray, dt: float, tau: float, tau_s: float, v_rest: float = 0.0):
+@renamed_arguments(tau_s="tau_syn")
+def potentials(events: PatternEvents, weights: np.ndarray, dt: float, tau: float, tau_syn: float,
+               v_rest: float = 0.0):
     """V(t) of every pattern on the grid ``k*dt``: ``float[n_units, n_samples, n_bins]`` (no shunting).
 
     ``weights: float[n_units, n_afferents]`` (one row per output unit). Exact at the grid points;
     the full traces, for plotting and as the reference of the kernels' running maximum.
     """
-    v0 = kernel_peak(tau, tau_s)[1]
+    v0 = kernel_peak(tau, tau_syn)[1]
     k = events.bins(dt)
     lag = k * dt - events.time
     flat = events.sample * events.n_bins + k
@@ -129,9 +142,9 @@ def potentials(events: SpikeEvents, weights: np.ndarray, dt: float, tau: float, 
     for u, w in enumerate(weights):
         amp = w[events.afferent]
         slow = np.bincount(flat, amp * np.exp(-lag / tau), size).reshape(events.n_samples, -1)
-        fast = np.bincount(flat, amp * np.exp(-lag / tau_s), size).reshape(events.n_samples, -1)
+        fast = np.bincount(flat, amp * np.exp(-lag / tau_syn), size).reshape(events.n_samples, -1)
         slow = lfilter([1.0], [1.0, -math.exp(-dt / tau)], slow, axis=-1)
-        fast = lfilter([1.0], [1.0, -math.exp(-dt / tau_s)], fast, axis=-1)
+        fast = lfilter([1.0], [1.0, -math.exp(-dt / tau_syn)], fast, axis=-1)
         out[u] = v0 * (slow - fast) + v_rest
     return out
 
@@ -167,15 +180,15 @@ def train_binary(model: GridModel, target, weights, learning_rate, momentum, n_e
     return errors
 
 
-def _check_taus(tau, tau_s):
-    positive_finite("tau", tau)
-    positive_finite("tau_s", tau_s)
-    if tau_s >= tau:
-        raise ValueError(f"need tau_s < tau, got tau={tau}, tau_s={tau_s}")
+def _check_taus(tau, tau_syn):
+    check_positive(tau, "tau")
+    check_positive(tau_syn, "tau_syn")
+    if tau_syn >= tau:
+        raise ValueError(f"need tau_syn < tau, got tau={tau}, tau_syn={tau_syn}")
 
 
-def spike_events(X, dt: float, duration: float | None, tau: float, estimator: str = "Tempotron"):
-    """Parse the three input forms (module docstring) into :class:`SpikeEvents`; validate them.
+def pattern_events(X, dt: float, duration: float | None, tau: float, estimator: str = "Tempotron"):
+    """Parse the three input forms (module docstring) into :class:`PatternEvents`; validate them.
 
     The grid ends at ``duration`` (rasters: ``n_bins*dt``) or, when it is None, 5 τ after the last
     spike, where every PSP has decayed to < 1 % of its peak.
@@ -189,7 +202,7 @@ def spike_events(X, dt: float, duration: float | None, tau: float, estimator: st
             raise ValueError(f"raster X must hold 0/1 spikes; found {int(bad.sum())} other values, "
                              f"first {raster[tuple(np.argwhere(bad)[0])]!r}")
         s, a, k = np.nonzero(raster)
-        return SpikeEvents(s, a, k * dt, raster.shape[0], raster.shape[1], raster.shape[2])
+        return PatternEvents(s, a, k * dt, raster.shape[0], raster.shape[1], raster.shape[2])
     if isinstance(X, np.ndarray) and X.ndim == 2:
         n, m = X.shape
         s, a, t = np.repeat(np.arange(n), m), np.tile(np.arange(m), n), X.astype(float).ravel()
@@ -204,7 +217,7 @@ def spike_events(X, dt: float, duration: float | None, tau: float, estimator: st
         raise ValueError(f"{int((t > duration).sum())} spike times lie outside [0, duration] = "
                          f"[0, {duration}] s (max {t.max()!r} s)")
     end = duration if duration is not None else (t.max() if t.size else 0.0) + 5 * tau
-    return SpikeEvents(s, a, t, n, m, int(math.ceil(end / dt - 1e-9)) + 1)
+    return PatternEvents(s, a, t, n, m, int(math.ceil(end / dt - 1e-9)) + 1)
 
 
 def _flatten_lists(X):
@@ -236,8 +249,8 @@ class Tempotron(ClassifierMixin, BaseEstimator):
             (`biofit.experiments.tempotron_capacity.train_tempotron`).
         n_epochs: maximal passes over the training set (stops at zero training errors).
         batch_size: patterns evaluated together per update (1 = the paper's online rule).
-        tau, tau_s: PSP time constants, s (paper: 15 ms and τ/4).
-        dt: grid step, s (also the bin width of raster inputs).
+        tau, tau_syn: membrane and synaptic PSP time constants, s (paper: 15 ms and τ/4).
+        dt: grid step, s (also the bin width of raster inputs); required, keyword, no default.
         threshold, v_rest: θ and V_rest, in units of the PSP peak (paper: 1 and 0).
         duration: pattern length, s; spikes outside [0, duration] raise. None: no upper limit.
         init_scale: s.d. of the initial Gaussian weights (paper: 0.001).
@@ -251,15 +264,16 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         >>> rng = np.random.default_rng(0)
         >>> X = rng.uniform(0, 0.5, size=(40, 50))        # first-spike latencies, s
         >>> y = rng.integers(0, 2, size=40)
-        >>> clf = Tempotron(n_epochs=200, seed=0).fit(X, y)
+        >>> clf = Tempotron(dt=1e-3, n_epochs=200, seed=0).fit(X, y)
         >>> clf.score(X, y) > 0.9
         True
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, n_epochs=100, batch_size=16, tau=0.015, tau_s=0.00375,
-                 dt=0.001, threshold=1.0, v_rest=0.0, duration=None, init_scale=0.001, seed=None, progress=False):
+    @renamed_arguments(tau_s="tau_syn")
+    def __init__(self, learning_rate=0.01, momentum=0.9, n_epochs=100, batch_size=16, tau=0.015, tau_syn=0.00375,
+                 *, dt, threshold=1.0, v_rest=0.0, duration=None, init_scale=0.001, seed=None, progress=False):
         self.learning_rate, self.momentum, self.n_epochs, self.batch_size = learning_rate, momentum, n_epochs, batch_size
-        self.tau, self.tau_s, self.dt, self.threshold, self.v_rest = tau, tau_s, dt, threshold, v_rest
+        self.tau, self.tau_syn, self.dt, self.threshold, self.v_rest = tau, tau_syn, dt, threshold, v_rest
         self.duration, self.init_scale, self.seed, self.progress = duration, init_scale, seed, progress
 
     def __sklearn_tags__(self):
@@ -268,12 +282,12 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         return tags
 
     def _events(self, X, reset: bool, y=None):
-        _check_taus(self.tau, self.tau_s)
-        dt = positive_finite("dt", self.dt)
+        _check_taus(self.tau, self.tau_syn)
+        dt = check_dt(self.dt)
         if self.duration is not None:
-            positive_finite("duration", self.duration)
+            check_positive(self.duration, "duration")
         if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) >= 1 and len(X[0]) and np.ndim(X[0][0]) >= 1:
-            events = spike_events(list(X), dt, self.duration, self.tau)
+            events = pattern_events(list(X), dt, self.duration, self.tau)
             if reset:
                 self.n_features_in_ = events.n_afferents
             elif events.n_afferents != self.n_features_in_:
@@ -286,7 +300,7 @@ class Tempotron(ClassifierMixin, BaseEstimator):
             X = validate_data(self, X, reset=reset, allow_nd=True)
         if X.ndim not in (2, 3):
             raise ValueError(f"X must be 2-D latencies or a 3-D raster, got shape {X.shape}")
-        events = spike_events(X, dt, self.duration, self.tau)
+        events = pattern_events(X, dt, self.duration, self.tau)
         return (events, y) if y is not None else events
 
     def fit(self, X, y):
@@ -298,12 +312,10 @@ class Tempotron(ClassifierMixin, BaseEstimator):
             raise ValueError(f"Tempotron needs at least two classes in y; got 1 class: {self.classes_.tolist()}")
         if len(y_idx) != events.n_samples:
             raise ValueError(f"X has {events.n_samples} patterns but y has {len(y_idx)} labels")
-        lr = positive_finite("learning_rate", self.learning_rate)
-        mom = nonnegative_finite("momentum", self.momentum)
-        if not (isinstance(self.n_epochs, (int, np.integer)) and self.n_epochs >= 1):
-            raise ValueError(f"n_epochs must be an integer >= 1, got {self.n_epochs!r}")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be an integer >= 1, got {self.batch_size!r}")
+        lr = check_positive(self.learning_rate, "learning_rate")
+        mom = check_nonnegative(self.momentum, "momentum")
+        check_positive_int(self.n_epochs, "n_epochs")
+        check_positive_int(self.batch_size, "batch_size")
         n_units = 1 if len(self.classes_) == 2 else len(self.classes_)
         target = (y_idx == 1)[None] if n_units == 1 else y_idx[None] == np.arange(n_units)[:, None]
         rng = np.random.default_rng(self.seed)
@@ -312,7 +324,7 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         if self.progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=self.n_epochs, desc="tempotron")
-        model = grid_model(events, self.dt, self.tau, self.tau_s, self.v_rest, self.threshold)
+        model = grid_model(events, self.dt, self.tau, self.tau_syn, self.v_rest, self.threshold)
         self.errors_ = train_binary(model, target, self.coef_, lr, mom, self.n_epochs, self.batch_size, rng, bar)
         if bar is not None:
             bar.close()
@@ -323,7 +335,7 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         """Max potential before the first output spike minus θ: ``[n]`` (binary) or ``[n, n_classes]``."""
         check_is_fitted(self)
         events = self._events(X, reset=False)
-        model = grid_model(events, self.dt, self.tau, self.tau_s, self.v_rest, self.threshold)
+        model = grid_model(events, self.dt, self.tau, self.tau_syn, self.v_rest, self.threshold)
         v_max = shunted_max(model, self.coef_)[1]
         return v_max[0] - self.threshold if len(self.classes_) == 2 else (v_max - self.threshold).T
 
@@ -331,3 +343,16 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         """Class labels: binary -> classes_[1] where the unit fires; OvR -> the largest margin."""
         score = self.decision_function(X)
         return self.classes_[(score >= 0).astype(int) if score.ndim == 1 else score.argmax(1)]
+
+
+_RENAMED = {"SpikeEvents": ("PatternEvents", PatternEvents), "spike_events": ("pattern_events", pattern_events)}
+
+
+def __getattr__(name):
+    """Old names of this module (PEP 562), kept with a ``DeprecationWarning`` naming the new one."""
+    if name in _RENAMED:
+        new, value = _RENAMED[name]
+        warnings.warn(f"biofit.learning.tempotron.{name} is deprecated; use {new} (same object; "
+                      "biofit.neurons.SpikeEvents is a different class)", DeprecationWarning, stacklevel=2)
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 import torch
 
-from biofit.learning._checks import finite_tensor, positive_finite, spike_tensor
+from biofit.validation import check_dt, check_finite_tensor, check_positive, check_spike_tensor
 from biofit.learning.stdp import STDPParams, STDPState, check_shapes, init_state, pair_update
 
 
@@ -56,11 +56,11 @@ class RSTDPParams:
     tau_baseline: float | None = None
 
     def __post_init__(self):
-        positive_finite("tau_e", self.tau_e)
-        positive_finite("tau_d", self.tau_d)
-        positive_finite("eta", self.eta)
+        check_positive(self.tau_e, "tau_e")
+        check_positive(self.tau_d, "tau_d")
+        check_positive(self.eta, "eta")
         if self.tau_baseline is not None:
-            positive_finite("tau_baseline", self.tau_baseline)
+            check_positive(self.tau_baseline, "tau_baseline")
 
 
 class RSTDPState(NamedTuple):
@@ -104,13 +104,13 @@ def stimulus_rpe(reward, stimulus: int, baseline: torch.Tensor, rate: float):
     >>> float(rpe), b.tolist()
     (1.0, [0.5, 0.0])
     """
-    rate = positive_finite("rate", rate)
+    rate = check_positive(rate, "rate")
     if rate > 1.0:
         raise ValueError(f"rate must be in (0, 1], got {rate!r}")
     if not 0 <= int(stimulus) < baseline.shape[0]:
         raise ValueError(f"stimulus={stimulus!r} is not an index into baseline of length {baseline.shape[0]}")
-    reward = torch.as_tensor(reward, dtype=baseline.dtype)
-    finite_tensor("reward", reward.reshape(-1))
+    reward = torch.as_tensor(reward, dtype=baseline.dtype, device=baseline.device)
+    check_finite_tensor(reward.reshape(-1), "reward")
     rpe = reward - baseline[int(stimulus)]
     new = baseline.clone()
     new[int(stimulus)] += rate * rpe
@@ -119,6 +119,12 @@ def stimulus_rpe(reward, stimulus: int, baseline: torch.Tensor, rate: float):
 
 class RewardModulatedSTDP:
     """Online three-factor learning on an ``N_pre -> N_post`` projection.
+
+    Args:
+        params: :class:`RSTDPParams`.
+        dt: time step, s (required, keyword; no default).
+
+    State and temporaries are allocated on the weights' device and in their dtype.
 
     Example:
         >>> rule = RewardModulatedSTDP(RSTDPParams(eta=0.5), dt=1e-3)
@@ -131,9 +137,9 @@ class RewardModulatedSTDP:
         (2, 5, 3)
     """
 
-    def __init__(self, params: RSTDPParams = RSTDPParams(), dt: float = 1e-3):
+    def __init__(self, params: RSTDPParams = RSTDPParams(), *, dt: float):
         self.params = params
-        self.dt = positive_finite("dt", dt)
+        self.dt = check_dt(dt)
 
     def init_state(self, w: torch.Tensor, batch: int | None = None) -> RSTDPState:
         """Zero traces for weights ``w`` (``[B, N_pre, N_post]``, or ``[N_pre, N_post]`` with ``batch``)."""
@@ -143,16 +149,17 @@ class RewardModulatedSTDP:
             raise ValueError(f"w must be [B, N_pre, N_post], or [N_pre, N_post] with batch given; got {tuple(w.shape)}")
         n_pre, n_post = w.shape[-2:]
         shape_m = (w.shape[0],) if w.ndim == 3 else ()
-        zeros = torch.zeros(shape_m, dtype=w.dtype)
-        return RSTDPState(init_state(batch, n_pre, n_post, w.dtype), torch.zeros_like(w), zeros, zeros.clone())
+        zeros = torch.zeros(shape_m, dtype=w.dtype, device=w.device)
+        traces = init_state(batch, n_pre, n_post, w.dtype, w.device)
+        return RSTDPState(traces, torch.zeros_like(w), zeros, zeros.clone())
 
     def step(self, pre, post, reward, state: RSTDPState, w: torch.Tensor):
         """Validate and advance one bin (see :func:`rstdp_step`)."""
-        pre = spike_tensor("pre", pre, 2, w.dtype)
-        post = spike_tensor("post", post, 2, w.dtype)
+        pre = check_spike_tensor(pre, "pre", 2, w.dtype)
+        post = check_spike_tensor(post, "post", 2, w.dtype)
         check_shapes(pre.shape, post.shape, state.traces, w)
-        reward = torch.as_tensor(reward, dtype=w.dtype)
-        finite_tensor("reward", reward.reshape(-1))
+        reward = torch.as_tensor(reward, dtype=w.dtype, device=w.device)
+        check_finite_tensor(reward.reshape(-1), "reward")
         if tuple(reward.shape) != tuple(state.modulator.shape):
             raise ValueError(f"reward has shape {tuple(reward.shape)}; expected {tuple(state.modulator.shape)}")
         return rstdp_step(pre, post, reward, state, w, self.params, self.dt)
