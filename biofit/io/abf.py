@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from biofit.io.assemble import make_sweep, spike_source
 from biofit.io.recording import Recording, RecordingInfo
 from biofit.io.units import si_factor
@@ -74,7 +76,14 @@ def load_abf(path, *, voltage_channel: int | None = None, current_channel: int |
         raise ValueError(f"{path}: current_channel {current_channel} is not a current channel "
                          f"(units {abf.adcUnits})")
     v_unit = abf.adcUnits[voltage_channel]
-    i_unit = abf.adcUnits[current_channel] if current_channel is not None else abf.dacUnits[voltage_channel]
+    if current_channel is None:
+        i_unit = abf.dacUnits[voltage_channel] if voltage_channel < len(abf.dacUnits) else ""
+        abf.setSweep(abf.sweepList[0], channel=voltage_channel)
+        if _quantity(i_unit) != "current" or not np.all(np.isfinite(abf.sweepC)):
+            raise ValueError(f"{path}: no current: no ADC channel in amperes (units {abf.adcUnits}) "
+                             f"and no command waveform in amperes in the protocol (DAC unit {i_unit!r})")
+    else:
+        i_unit = abf.adcUnits[current_channel]
     v_scale, i_scale = si_factor(v_unit, "voltage"), si_factor(i_unit, "current")
     sweeps, hows = [], []
     for number in abf.sweepList:

@@ -4,7 +4,8 @@ Two layouts are read:
 
 * the ``IntracellularRecordingsTable`` (NWB >= 2.4): one sweep per row, response and stimulus by
   reference (with their index ranges); sweep id = row id; spike times from a ``spike_times``
-  column when the table has one (biofit writes it), else detected;
+  column when the table has one (biofit writes it; none in a biofit file means no spikes), else
+  detected;
 * older files with only ``CurrentClampSeries`` in ``/acquisition`` and ``CurrentClampStimulusSeries``
   in ``/stimulus``: paired by ``sweep_number`` (every response needs exactly one stimulus).
 
@@ -46,7 +47,7 @@ def _timing(series, start: int) -> tuple[float, float]:
     return float(steps[0]), float(stamps[start])
 
 
-def _from_table(table, detection):
+def _from_table(table, detection, written_by_biofit: bool):
     has_spikes = "spike_times" in table.colnames
     sweeps, hows = [], []
     responses = table["responses"]["response"]
@@ -58,7 +59,10 @@ def _from_table(table, detection):
         voltage = _values(resp.timeseries, "voltage", int(resp.idx_start), int(resp.count))
         current = _values(stim.timeseries, "current", int(stim.idx_start), int(stim.count))
         dt, t0 = _timing(resp.timeseries, max(int(resp.idx_start), 0))
-        spikes = np.asarray(table["spike_times"][row], dtype=np.float64) if has_spikes else None
+        if has_spikes:
+            spikes = np.asarray(table["spike_times"][row], dtype=np.float64)
+        else:  # biofit omits the column when no sweep has a spike
+            spikes = np.empty(0) if written_by_biofit else None
         sweep, how = make_sweep(int(sweep_id), dt, current, voltage, spikes, t0, detection)
         sweeps.append(sweep)
         hows.append(how)
@@ -92,11 +96,16 @@ def _by_sweep_number(nwb, path, detection):
     return sweeps, hows
 
 
-def _info(nwb, path, hows) -> RecordingInfo:
+def _stored_info(nwb) -> dict | None:
+    """The `RecordingInfo` fields biofit keeps in ``notes``, or None for other files."""
     try:
-        stored = json.loads(nwb.notes or "")[FORMAT_KEY]
+        return json.loads(nwb.notes or "")[FORMAT_KEY]
     except (ValueError, TypeError, KeyError):
-        stored = None
+        return None
+
+
+def _info(nwb, path, hows) -> RecordingInfo:
+    stored = _stored_info(nwb)
     if stored is not None:
         return RecordingInfo(cell=stored["cell"], protocol=stored["protocol"], source=stored["source"],
                              units=stored["units"], current_kind=stored["current_kind"],
@@ -127,7 +136,7 @@ def load_nwb(path, *, detection=None) -> Recording:
             nwb = io.read()
             table = nwb.intracellular_recordings
             if table is not None and len(table) > 0:
-                sweeps, hows = _from_table(table, detection)
+                sweeps, hows = _from_table(table, detection, _stored_info(nwb) is not None)
             else:
                 sweeps, hows = _by_sweep_number(nwb, path, detection)
             info = _info(nwb, path, hows)

@@ -3,7 +3,7 @@
 Each sweep becomes a ``CurrentClampStimulusSeries`` (``/stimulus/presentation``, amperes) and a
 ``CurrentClampSeries`` (``/acquisition``, volts) with the sweep id as ``sweep_number``, joined by one
 row of the ``IntracellularRecordingsTable`` (row id = sweep id) that also holds the sweep's spike
-times (a ragged ``spike_times`` column, seconds from the sweep start). The `RecordingInfo` is kept
+times (a ragged ``spike_times`` column, seconds from the sweep start; absent when no sweep has one). The `RecordingInfo` is kept
 as JSON under the key ``"biofit"`` in the file's ``notes``, so `biofit.io.nwb.load_nwb` restores it
 exactly; other readers see plain icephys data. Model traces (e.g. a fitted model's voltage) go to the
 processing module ``model_traces`` as one ``TimeSeries`` per sweep.
@@ -107,8 +107,6 @@ def _build(recording: Recording, model_traces, start: datetime.datetime, identif
     electrode = nwb.create_icephys_electrode(name="electrode", description=f"recording electrode, cell {cell}",
                                              device=device, cell_id=cell)
     nwb.intracellular_recordings = IntracellularRecordingsTable()
-    nwb.intracellular_recordings.add_column(name="spike_times", index=True,
-                                            description="spike times [s] from the sweep start")
     for sw in recording.sweeps:
         common = dict(starting_time=sw.start_time, rate=1.0 / sw.dt, electrode=electrode, gain=1.0,
                       sweep_number=np.uint32(sw.id))
@@ -121,8 +119,15 @@ def _build(recording: Recording, model_traces, start: datetime.datetime, identif
                                   description=f"membrane potential, sweep {sw.id}", **common)
         nwb.add_stimulus(stim)
         nwb.add_acquisition(resp)
-        nwb.add_intracellular_recording(electrode=electrode, stimulus=stim, response=resp, id=sw.id,
-                                        spike_times=list(sw.spike_times))
+        nwb.add_intracellular_recording(electrode=electrode, stimulus=stim, response=resp, id=sw.id)
+    # A ragged column added whole, as a typed array with its end offsets; hdmf cannot store one
+    # whose rows are all empty, so a recording without spikes has no column (load_nwb reads the
+    # absence in a biofit file as "no spikes").
+    ends = np.cumsum([sw.spike_times.size for sw in recording.sweeps])
+    if ends[-1] > 0:
+        flat = np.concatenate([sw.spike_times for sw in recording.sweeps]).astype(np.float64)
+        nwb.intracellular_recordings.add_column(name="spike_times", data=flat, index=ends,
+                                                description="spike times [s] from the sweep start")
     if model_traces:
         module = nwb.create_processing_module(name="model_traces", description="model voltage per sweep")
         for name, traces in model_traces.items():
