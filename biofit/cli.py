@@ -78,7 +78,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.rule == "stdp":
         from biofit.experiments.song2000 import train_stdp
 
-        out = train_stdp(input_rate_hz=args.rate_hz, duration_s=args.duration_s, seed=args.seed)
+        out = train_stdp(input_rate_hz=args.rate_hz, duration=args.duration_s, seed=args.seed)
         share = out["bimodality"]
         print(f"Song et al. (2000), {args.rate_hz:g} Hz inputs, {args.duration_s:g} s: output rate "
               f"{out['rate_hz'][0, -1]:.2f} Hz in the last window; weights near 0: "
@@ -86,7 +86,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
               f"between: {float(share['middle'][0]):.2f}")
         result = {"weights": out["weights"], "rate_hz": out["rate_hz"]}
     elif args.rule == "tempotron":
-        from biofit.experiments.tempotron_capacity import random_latency_patterns, train_tempotron
+        from biofit.datasets.latency import random_latency_patterns
+        from biofit.experiments.tempotron_capacity import train_tempotron
 
         clf = train_tempotron(n_patterns=args.patterns, n_afferents=args.afferents,
                               n_epochs=args.epochs, seed=args.seed)
@@ -106,7 +107,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         from biofit.experiments.distal_reward import train_rstdp
 
-        out = train_rstdp(duration_s=args.duration_s, n_runs=args.runs, seed=args.seed)
+        out = train_rstdp(duration=args.duration_s, n_runs=args.runs, seed=args.seed)
         print(f"distal reward, {args.duration_s:g} s, {args.runs} run(s): rank of the rewarded "
               f"synapse among all (0 = strongest): {out['target_rank'].tolist()}")
         result = {k: out[k] for k in ("weights", "target_history", "others_mean_history", "target_rank")}
@@ -174,15 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     lzc.add_argument("--small", action="store_true", help="short sequences (quick check)")
     lzc.set_defaults(func=_cmd_lzc)
 
-    train = sub.add_parser("train", help="local learning rules on their classic tasks")
+    train = sub.add_parser("train", help="local learning rules on their classic tasks",
+                           description="Local learning rules on their classic tasks. A flag whose "
+                                       "name ends in a unit takes that unit: --duration-s seconds, "
+                                       "--rate-hz hertz.")
     train.add_argument("--rule", required=True, choices=("stdp", "tempotron", "rstdp", "rstdp-patterns"),
                        help="stdp: Song et al. 2000; tempotron: random latency patterns; "
                             "rstdp: Izhikevich 2007 distal reward; rstdp-patterns: two-class "
                             "patterns learned from reward alone")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="int seed of inputs, weights and patterns")
     train.add_argument("--duration-s", type=float, default=100.0,
-                       help="simulated time, s (stdp, rstdp)")
-    train.add_argument("--rate-hz", type=float, default=20.0, help="input rate, Hz (stdp)")
+                       help="simulated time in seconds (stdp, rstdp; default 100)")
+    train.add_argument("--rate-hz", type=float, default=20.0, help="input rate in hertz (stdp; default 20)")
     train.add_argument("--patterns", type=int, default=200, help="number of patterns (tempotron)")
     train.add_argument("--afferents", type=int, default=500, help="number of afferents (tempotron)")
     train.add_argument("--epochs", type=int, default=500, help="maximum epochs (tempotron)")

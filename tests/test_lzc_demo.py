@@ -8,16 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from biofit.datasets.rasters import example_raster, make_example_raster
 from biofit.datasets.sources import entropy_rate_bernoulli
 from biofit.encoding.features import LZCEncoder
-from biofit.experiments.lzc_demo import (
-    COLUMNS,
-    SOURCES,
-    load_raster,
-    make_example_raster,
-    raster_features,
-    run_demo,
-)
+from biofit.experiments.lzc_demo import COLUMNS, SOURCES, raster_features, run_demo
+from biofit.io.rasters import load_raster
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,6 +120,7 @@ def test_example_raster_is_reproducible_and_its_groups_differ_in_lzc_not_in_rate
     made = make_example_raster(tmp_path / "ex.npy", seed=0)
     np.testing.assert_array_equal(made, np.load(tmp_path / "ex.npy"))
     np.testing.assert_array_equal(made, make_example_raster(tmp_path / "ex2.npy", seed=0))
+    np.testing.assert_array_equal(example_raster(np.random.default_rng(0)), made)
     lz = LZCEncoder(population=False, rates=False).fit_transform(shipped).mean(axis=1)
     assert lz[:3].min() > lz[3:].max()  # Poisson (H = 0.14 bit) above bursty (H = 0.07 bit)
     # equal stationary rate: group totals over 12 000 bins each agree within 3 sigma of their

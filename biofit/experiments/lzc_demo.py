@@ -16,10 +16,10 @@ Outputs in ``out_dir``: ``lzc_demo.csv`` (one row per source) and ``lzc_demo.png
 normalized LZC against :math:`H` with the identity line; right: LZC/H against sequence length
 for three sources), each written to a temporary file and renamed.
 
-Raster features. :func:`raster_features` reads a raster from ``.npy`` (``[n_channels, n_bins]``
-for one sample or ``[n_samples, n_channels, n_bins]``) or ``.csv`` (one row per channel, values
-0/1, comma-separated, ``#`` comments allowed; one sample) and writes the
-:class:`~biofit.encoding.features.LZCEncoder` features as CSV with a header row.
+Raster features. :func:`raster_features` reads a raster with :func:`biofit.io.rasters.load_raster`
+(``.npy`` ``[n_channels, n_bins]`` or ``[n_samples, n_channels, n_bins]``, or ``.csv`` with one row
+per channel) and writes the :class:`~biofit.encoding.features.LZCEncoder` features as CSV with a
+header row.
 
 Example
 -------
@@ -46,10 +46,10 @@ from biofit.datasets.sources import (
 )
 from biofit.encoding.features import LZCEncoder
 from biofit.encoding.lzc import lempel_ziv_complexity
-from biofit.encoding.poisson import poisson_spike_trains
 from biofit.io.atomic import write_atomic
+from biofit.io.rasters import load_raster
 
-DT_S = 1e-3  # bin width of the Poisson sources and of the example raster
+DT = 1e-3  # bin width of the Poisson sources, s
 #: (family, parameters) of the demo's sources, entropy rates from 1.0 down to 0.05 bit/symbol.
 SOURCES = (
     ("bernoulli", {"p": 0.5}),
@@ -75,8 +75,8 @@ def _draw(family: str, params: dict, n: int, seed) -> tuple[np.ndarray, float]:
     if family == "markov":
         return (markov_source(params["p01"], params["p10"], n, seed),
                 entropy_rate_markov(params["p01"], params["p10"]))
-    return (poisson_source(params["rate_hz"], DT_S, n, seed),
-            entropy_rate_poisson(params["rate_hz"], DT_S))
+    return (poisson_source(params["rate_hz"], DT, n, seed),
+            entropy_rate_poisson(params["rate_hz"], DT))
 
 
 def _write_csv(path: Path, header, rows) -> None:
@@ -116,12 +116,20 @@ def _figure(path: Path, table: list[dict], curves: dict) -> None:
     write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
 
 
-def run_demo(out_dir, n: int = 1_000_000, seed: int = 0, small: bool = False,
+def _source_generators(seed) -> list[np.random.Generator]:
+    """One generator per source: ``default_rng([seed, i])`` for an int seed, else seeded from the
+    numpy Generator ``seed``."""
+    if isinstance(seed, np.random.Generator):
+        return [np.random.default_rng(int(k)) for k in seed.integers(0, 2**63 - 1, len(SOURCES))]
+    return [np.random.default_rng([seed, i]) for i in range(len(SOURCES))]
+
+
+def run_demo(out_dir, n: int = 1_000_000, seed=0, small: bool = False,
              progress: bool = True) -> list[dict]:
     """Normalized LZ76/LZ78 of sources with known entropy rates; table, CSV and figure.
 
-    ``n``: symbols per source (``small=True`` caps it at 20 000 for tests). ``seed``: int; source
-    ``i`` uses ``numpy.random.default_rng([seed, i])``. Prints the table; writes
+    ``n``: symbols per source (``small=True`` caps it at 20 000 for tests). ``seed``: int (source
+    ``i`` uses ``numpy.random.default_rng([seed, i])``) or numpy Generator. Prints the table; writes
     ``out_dir/lzc_demo.csv`` and ``out_dir/lzc_demo.png``. Returns one dict per source with the
     keys of :data:`COLUMNS`.
     """
@@ -132,8 +140,9 @@ def run_demo(out_dir, n: int = 1_000_000, seed: int = 0, small: bool = False,
     lengths = np.unique(np.logspace(3, np.log10(n), 7).astype(int))
     table, curves = [], {}
     bar = tqdm(SOURCES, desc="LZC of sources", disable=not progress)
+    rngs = _source_generators(seed)
     for i, (family, params) in enumerate(bar):
-        x, h = _draw(family, params, n, np.random.default_rng([seed, i]))
+        x, h = _draw(family, params, n, rngs[i])
         label = ", ".join(f"{k}={v:g}" for k, v in params.items())
         table.append({"source": family, "params": label, "entropy_rate_bits": h,
                       "lz76_norm": lempel_ziv_complexity(x, "lz76", normalize=True),
@@ -149,27 +158,6 @@ def run_demo(out_dir, n: int = 1_000_000, seed: int = 0, small: bool = False,
     _write_csv(out_dir / "lzc_demo.csv", COLUMNS, [[r[c] for c in COLUMNS] for r in table])
     _figure(out_dir / "lzc_demo.png", table, curves)
     return table
-
-
-def load_raster(path) -> np.ndarray:
-    """Raster ``[n_samples, n_channels, n_bins]`` from ``.npy`` (2-D = one sample) or ``.csv``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"raster file not found: {path}")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            raster = np.load(path, allow_pickle=False)
-        elif suffix in (".csv", ".txt"):
-            raster = np.loadtxt(path, delimiter=",", ndmin=2)
-        else:
-            raise ValueError(f"unsupported extension {path.suffix!r}; expected .npy or .csv")
-    except (ValueError, OSError, EOFError) as err:
-        raise ValueError(f"cannot read raster {path}: {err}") from err
-    if raster.ndim not in (2, 3):
-        raise ValueError(f"raster {path} has shape {raster.shape}; expected [n_channels, n_bins] "
-                         "or [n_samples, n_channels, n_bins]")
-    return raster[None] if raster.ndim == 2 else raster
 
 
 def raster_features(path_in, path_out, variant: str = "lz76", normalize: bool = True,
@@ -192,22 +180,3 @@ def raster_features(path_in, path_out, variant: str = "lz76", normalize: bool = 
     rows = [[i, *(repr(float(v)) for v in row)] for i, row in enumerate(features)]
     _write_csv(Path(path_out), ["sample", *encoder.get_feature_names_out()], rows)
     return features
-
-
-def make_example_raster(path, seed: int = 0) -> np.ndarray:
-    """Write ``data/example_raster.npy``: ``bool[6, 8, 500]``, 1 ms bins, 0.5 s per sample.
-
-    Samples 0-2: homogeneous Poisson, 20 Hz, every channel
-    (:func:`~biofit.encoding.poisson.poisson_spike_trains`). Samples 3-5: bursty binary Markov
-    chains with the same stationary spike probability per bin, :math:`1 - e^{-0.02}`, and bursts
-    of mean length 1/0.3 bins (:func:`~biofit.datasets.sources.markov_source`). The two groups
-    have equal rates but different temporal structure, which the LZC features separate.
-    """
-    rng = np.random.default_rng(seed)
-    n_channels, n_bins, p, p10 = 8, 500, -np.expm1(-20.0 * DT_S), 0.3
-    poisson = poisson_spike_trains(20.0, n_bins * DT_S, DT_S, n_trains=3 * n_channels, seed=rng)
-    p01 = p10 * p / (1 - p)  # stationary P(1) = p01 / (p01 + p10) = p
-    bursty = [markov_source(p01, p10, n_bins, seed=rng) for _ in range(3 * n_channels)]
-    raster = np.concatenate([poisson, np.array(bursty)]).reshape(6, n_channels, n_bins)
-    write_atomic(Path(path), lambda f: np.save(f, raster, allow_pickle=False))
-    return raster

@@ -6,6 +6,7 @@
 * `write_nwb` (`nwb_write`), `write_npz` (`npz`): writers, atomic.
 * `detect_spikes` (`spikes`); `sweep_features`, `fi_curve`, `passive_properties` (`features`).
 * `write_atomic` (`atomic`): every file biofit writes goes through a temporary file and a rename.
+* `load_raster` (`rasters`): binary spike rasters from ``.npy`` / ``.csv`` files.
 
 Heavy readers (pyABF, pynwb) are imported only when a file of theirs is read or written.
 """
@@ -15,6 +16,7 @@ from biofit.io.features import fi_curve, passive_properties, recording_features,
 from biofit.io.load import load_recording
 from biofit.io.npz import write_npz
 from biofit.io.nwb_write import write_nwb
+from biofit.io.rasters import load_raster
 from biofit.io.recording import Recording, RecordingInfo, Sweep
 from biofit.io.spikes import detect_spikes
 
@@ -24,6 +26,7 @@ __all__ = [
     "Sweep",
     "detect_spikes",
     "fi_curve",
+    "load_raster",
     "load_recording",
     "passive_properties",
     "recording_features",
