@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from biofit.experiments.tempotron_capacity import online_tempotron, random_latency_patterns
+from biofit.datasets.latency import random_latency_patterns
+from biofit.experiments.tempotron_capacity import online_tempotron
 from biofit.learning.stdp import STDP, STDPParams
 from biofit.learning.tempotron import Tempotron, psp_kernel
 
@@ -59,8 +60,8 @@ def time_it(fn, repeats):
 
 def bench_tempotron(n_patterns, n_afferents, n_epochs, repeats):
     X, y = random_latency_patterns(n_patterns, n_afferents, seed=0)
-    Tempotron(n_epochs=1, seed=0, duration=0.5).fit(X[:10], y[:10])  # load the numba kernels from their cache
-    clf = Tempotron(n_epochs=n_epochs, batch_size=1, momentum=0.0, seed=0, duration=0.5)
+    Tempotron(dt=1e-3, n_epochs=1, seed=0, duration=0.5).fit(X[:10], y[:10])  # load the numba kernels from their cache
+    clf = Tempotron(dt=1e-3, n_epochs=n_epochs, batch_size=1, momentum=0.0, seed=0, duration=0.5)
     ours = time_it(lambda: clf.fit(X, y), repeats)
     peer = time_it(lambda: naive_tempotron_epochs(X, y, n_epochs, 0.01, 1e-3, 0), repeats)
     return ours, peer
@@ -77,9 +78,9 @@ def tempotron_to_convergence(repeats):
     return time_it(fit, repeats), clf.n_iter_, clf.score(X, y)
 
 
-def stdp_inputs(duration_s, dt, seed=0):
+def stdp_inputs(duration, dt, seed=0):
     rng = np.random.default_rng(seed)
-    n_steps = round(duration_s / dt)
+    n_steps = round(duration / dt)
     pre = torch.from_numpy(rng.random((n_steps, 1, 1000), dtype=np.float32) < 10 * dt)
     post = torch.from_numpy(rng.random((n_steps, 1, 1), dtype=np.float32) < 20 * dt)
     pre[post[:, 0, 0]] = False  # same-bin pre/post pairs: Brian2 runs on_pre first, biofit pairs neither
