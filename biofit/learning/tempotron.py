@@ -49,6 +49,7 @@ from biofit.validation import (
     check_nonnegative,
     check_positive,
     check_positive_int,
+    numpy_generator,
     renamed_arguments,
 )
 
@@ -254,7 +255,7 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         threshold, v_rest: θ and V_rest, in units of the PSP peak (paper: 1 and 0).
         duration: pattern length, s; spikes outside [0, duration] raise. None: no upper limit.
         init_scale: s.d. of the initial Gaussian weights (paper: 0.001).
-        seed: seeds the initial weights and the presentation order.
+        seed: int, numpy Generator or None; seeds the initial weights and the presentation order.
         progress: show a tqdm bar over epochs.
 
     Attributes: ``coef_`` (float[n_units, n_afferents]), ``classes_``, ``n_features_in_``,
@@ -318,7 +319,7 @@ class Tempotron(ClassifierMixin, BaseEstimator):
         check_positive_int(self.batch_size, "batch_size")
         n_units = 1 if len(self.classes_) == 2 else len(self.classes_)
         target = (y_idx == 1)[None] if n_units == 1 else y_idx[None] == np.arange(n_units)[:, None]
-        rng = np.random.default_rng(self.seed)
+        rng = numpy_generator(self.seed)
         self.coef_ = rng.normal(0.0, self.init_scale, size=(n_units, events.n_afferents))
         bar = None
         if self.progress:
