@@ -120,7 +120,16 @@ def brian2_pairing_weights():
     """Final weights of the pairing protocol in Brian2 (cython), one synapse per (rule, lag)."""
     import brian2 as b2
 
+    previous = b2.prefs.codegen.target
     b2.prefs.codegen.target = "cython"
+    try:
+        return _brian2_pairing_weights(b2)
+    finally:  # a preference left behind would change every later Brian2 test (test order must not matter)
+        b2.prefs.codegen.target = previous
+
+
+def _brian2_pairing_weights(b2):
+    """The weights of `brian2_pairing_weights`, simulated with the preferences already set."""
     pre, post = pairing_rasters(BRIAN_LAGS_MS, n_pairs=10)
     n = len(BRIAN_LAGS_MS)
     idx_pre, t_pre, idx_post, t_post = [], [], [], []
@@ -234,3 +243,9 @@ def test_state_and_temporaries_live_on_the_weights_device_not_torchs_default(for
             w, _ = rule.run(pre.numpy(), post, w0, record_every=100)
             w_step, _ = rule.step(pre[5].numpy(), post[5], state, w0)
         assert torch.equal(w, expected) and torch.equal(w_step, step_expected)
+
+
+def test_the_brian2_fixture_leaves_the_codegen_target_as_it_found_it(brian2_pairing_weights):
+    from brian2 import prefs
+
+    assert prefs.codegen.target == "auto"
