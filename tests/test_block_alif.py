@@ -16,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from biofit.neurons.alif import ALIF
+from biofit.neurons import ALIF
 from biofit.neurons.block_alif import BlockALIF, RecurrentALIFState
 
 DT = 1e-4

@@ -12,8 +12,7 @@ import torch
 from scipy.linalg import expm
 
 from biofit.models.meta import META
-from biofit.neurons.lif import LIF
-from biofit.neurons.meta import MetaNeuron, MetaState, escape_spike
+from biofit.neurons import LIFSyn, MetaNeuron
 
 DT = 1e-4
 LEARNABLE = tuple(p.name for p in META.parameters if p.learnable)
@@ -79,7 +78,7 @@ def test_deterministic_mode_without_refractory_jump_equals_lif_layer():
     params = {"tau_mem": 0.015, "tau_syn": 3e-3, "v_th": -0.052, "v_reset": -0.068, "t_ref": 1e-3, "R": 1.2e8}
     current = torch.tensor(fluctuating_current(2000, 2, 5, seed=1))
     meta_spikes, meta = MetaNeuron(5, dt=DT, theta_ref=0.0, **params).eval().simulate(current)
-    lif_spikes, lif = LIF(5, dt=DT, synaptic=True, **params).simulate(current)
+    lif_spikes, lif = LIFSyn(5, dt=DT, **params).simulate(current)
     assert lif_spikes.sum() > 30
     torch.testing.assert_close(meta_spikes, lif_spikes, rtol=0, atol=0)
     torch.testing.assert_close(meta["v"], lif["v"], rtol=0, atol=0)
@@ -95,7 +94,7 @@ def clamped_layer(x_volts, theta_ref=0.0, tau_ref=5e-3, delta_u=1e-3, tau_esc=1e
         theta_ref=theta_ref, tau_ref=tau_ref, delta_u=delta_u, tau_esc=tau_esc, learn=learn,
     )
     full = torch.full((batch, x.size), 1.0, dtype=torch.float64)
-    state = MetaState(full * v_inf, full * i_ext, torch.zeros_like(full), torch.zeros_like(full))
+    state = layer.State(full * v_inf, full * i_ext, torch.zeros_like(full), torch.zeros_like(full))
     return layer, state, i_ext
 
 
@@ -113,11 +112,12 @@ def test_escape_probability_per_step_matches_hazard_for_clamped_v():
 
 
 def test_vanishing_noise_limit_is_the_deterministic_threshold():
-    """escape_spike with delta_u -> 0 (the lower bound, 10 uV) fires iff x > 0, away from x = 0."""
-    x = torch.cat((-torch.logspace(-3.7, -1.7, 50), torch.logspace(-3.7, -1.7, 50))).double()  # V
-    noise = torch.rand(2000, 100, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    spikes = escape_spike(x.expand(2000, 100), noise, torch.tensor(0.0), torch.tensor(1e-5))
-    torch.testing.assert_close(spikes, (x > 0).double().expand(2000, 100), rtol=0, atol=0)
+    """With delta_u -> 0 (the lower bound, 10 uV) the escape neuron fires iff x > 0, away from x = 0."""
+    x = np.concatenate((-np.logspace(-3.7, -1.7, 20), np.logspace(-3.7, -1.7, 20)))  # V
+    layer, state, i_ext = clamped_layer(x, delta_u=1e-5, batch=4)
+    spikes = layer(torch.full((500, 4, x.size), i_ext, dtype=torch.float64), state=state)
+    expected = torch.tensor(x > 0, dtype=torch.float64).expand(500, 4, x.size)
+    torch.testing.assert_close(spikes, expected, rtol=0, atol=0)
 
 
 def lag_hazard(x, theta_ref, tau_ref, delta_u, tau_esc, lags):

@@ -101,3 +101,58 @@ def test_every_refractory_period_is_a_fixed_parameter(name):
     """Refractoriness acts as a whole number of steps, so it cannot be learned by gradient."""
     model = get_model(name)
     assert not model.parameter(model.refractory).learnable
+
+
+# Naud, Marcille, Clopath & Gerstner (2008) Biol Cybern 99:335, Table 1: the eight firing patterns
+# (C pF, g_L nS, E_L mV, V_T mV, Delta_T mV, a nS, tau_w ms, b pA, V_reset mV).
+NAUD_2008 = {
+    "tonic": (200, 10, -70, -50, 2, 2, 30, 0, -58),
+    "adapting": (200, 12, -70, -50, 2, 2, 300, 60, -58),
+    "initial_burst": (130, 18, -58, -50, 2, 4, 150, 120, -50),
+    "regular_bursting": (200, 10, -58, -50, 2, 2, 120, 100, -46),
+    "delayed_accelerating": (200, 12, -70, -50, 2, -10, 300, 0, -58),
+    "delayed_regular_bursting": (100, 10, -65, -50, 2, -10, 90, 30, -47),
+    "transient": (100, 10, -65, -50, 2, 10, 90, 100, -47),
+    "irregular": (100, 12, -60, -50, 2, -11, 130, 30, -48),
+}
+
+
+def _naud_parameters(row):
+    c, g_l, e_l, v_t, delta_t, a, tau_w, b, v_reset = row
+    return {"C": c * 1e-12, "g_L": g_l * 1e-9, "E_L": e_l * 1e-3, "V_T": v_t * 1e-3,
+            "Delta_T": delta_t * 1e-3, "a": a * 1e-9, "tau_w": tau_w * 1e-3, "b": b * 1e-12,
+            "V_reset": v_reset * 1e-3}
+
+
+@pytest.mark.parametrize("pattern", sorted(NAUD_2008))
+def test_published_adex_firing_patterns_are_valid_parameters(pattern):
+    params = _naud_parameters(NAUD_2008[pattern])
+    checked = get_model("adex").validate(params)
+    assert all(checked[k] == pytest.approx(v) for k, v in params.items())
+
+
+@pytest.mark.parametrize("delta_t", [1e-5, 5e-5])
+def test_adex_fits_that_degenerate_to_lif_are_valid_and_simulate(delta_t):
+    """Delta_T well below 0.1 mV (an AdEx fitted to a LIF-like cell): valid, and the layer stays finite."""
+    import torch
+
+    from biofit.neurons import build_layer
+
+    get_model("adex").validate({"Delta_T": delta_t})
+    layer = build_layer("adex", 2, 1e-4, Delta_T=delta_t, learn=("Delta_T",))
+    spikes, traces = layer.simulate(torch.full((2000, 1, 2), 1e-9))
+    assert spikes.sum() > 0 and torch.isfinite(traces["v"]).all()
+    spikes.sum().backward()
+    assert torch.isfinite(layer.params.raw_Delta_T.grad).all()
+
+
+@pytest.mark.parametrize("unit, dim", [("siemens/volt", "S/V"), ("1/second", "1/s"), ("amp/volt**2", "A/V^2")])
+def test_parameter_units_are_brian2_unit_expressions(unit, dim):
+    p = Parameter("x", 1.0, (0.0, 2.0), unit, True, "")
+    expected = {"S/V": brian2.siemens / brian2.volt, "1/s": 1 / brian2.second,
+                "A/V^2": brian2.amp / brian2.volt**2}[dim]
+    assert p.dimension is brian2.get_dimensions(expected)
+    with pytest.raises(ValueError, match="expected"):
+        from biofit.models.base import ParameterSet
+
+        ParameterSet("m", (p,)).validate({"x": 1.0 * brian2.volt})

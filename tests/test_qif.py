@@ -11,20 +11,18 @@ import torch
 from scipy.optimize import brentq
 
 from biofit.models import get_model
-from biofit.neurons.qif import QIF, QIFState, WindowSpike, qif_coefficients, qif_map
+from biofit.neurons.qif import QIF, WindowSpike
 
 DT = 1e-4
 
 
-def _coeffs(layer):
-    return qif_coefficients(layer.params(torch.float64), layer.dt)
-
-
 def _map(layer, v, current):
-    """F(v) for a scalar v (V) and held current (A), evaluated by the layer's own map."""
-    c = _coeffs(layer)
-    t = torch.tensor([v], dtype=torch.float64)
-    return float(qif_map(t, torch.tensor([current], dtype=torch.float64), c)[0])
+    """F(v) for a scalar v (V) and held current (A): the layer's own generated update, one step,
+    without threshold or reset."""
+    k = layer.constants(torch.float64)
+    d = layer.code.drive({"I_ext": torch.tensor([[[current]]], dtype=torch.float64)}, k)
+    (v_new,) = layer.code.update((torch.tensor([[v]], dtype=torch.float64),), tuple(x[0] for x in d), k)
+    return float(v_new.reshape(-1)[0])
 
 
 PARAMS = [
@@ -101,7 +99,7 @@ def test_escape_region_starts_at_the_unstable_fixed_point():
     layer = QIF(2, DT, per_neuron=False)
     v_c = float(layer.window()[0])
     v0 = torch.tensor([[v_c - 1e-4, v_c + 1e-4]], dtype=torch.float64)
-    state = QIFState(v0, torch.zeros_like(v0))
+    state = layer.State(v0, torch.zeros_like(v0))
     spikes, traces = layer.simulate(torch.zeros(5_000, 1, 2, dtype=torch.float64), state=state)
     assert spikes[:, 0, 0].sum() == 0 and spikes[:, 0, 1].sum() >= 1
     rest = get_model("qif").defaults()["v_rest"]

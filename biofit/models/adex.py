@@ -8,6 +8,8 @@ Spike when :math:`v > V_{peak}`; then :math:`v \\leftarrow V_{reset}`, :math:`w 
 and ``v`` is frozen for ``t_ref`` (0 by default, as in the original model; ``w`` keeps evolving).
 Defaults are the regular-spiking values of Brette & Gerstner (2005), Table 1; ``V_peak = 0 mV``
 follows Naud et al. (2008) Biol Cybern 99:335. Non-linear: forward Euler (``method="euler"``).
+The bounds are physical limits, wide enough for every published set (Naud et al. 2008, Table 1:
+``a`` down to -11 nS; fits that degenerate to the LIF with ``Delta_T`` well below 0.1 mV).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ ADEX = NeuronModel(
         Parameter("g_L", 30e-9, (1e-10, 1e-6), "siemens", True, "leak conductance"),
         Parameter("E_L", -70.6e-3, (-0.1, 0.0), "volt", True, "leak reversal potential"),
         Parameter("V_T", -50.4e-3, (-0.08, 0.0), "volt", True, "threshold slope factor's midpoint"),
-        Parameter("Delta_T", 2e-3, (1e-4, 0.02), "volt", True, "slope factor (spike sharpness)"),
-        Parameter("a", 4e-9, (-1e-8, 1e-7), "siemens", True, "subthreshold adaptation conductance"),
-        Parameter("tau_w", 144e-3, (1e-3, 2.0), "second", True, "adaptation time constant"),
-        Parameter("b", 80.5e-12, (0.0, 1e-9), "amp", True, "spike-triggered adaptation increment"),
+        Parameter("Delta_T", 2e-3, (1e-6, 0.02), "volt", True, "slope factor (spike sharpness)"),
+        Parameter("a", 4e-9, (-1e-6, 1e-6), "siemens", True, "subthreshold adaptation conductance"),
+        Parameter("tau_w", 144e-3, (1e-4, 10.0), "second", True, "adaptation time constant"),
+        Parameter("b", 80.5e-12, (0.0, 1e-8), "amp", True, "spike-triggered adaptation increment"),
         Parameter("V_reset", -70.6e-3, (-0.1, 0.0), "volt", True, "reset potential"),
         Parameter("V_peak", 0.0, (-0.06, 0.05), "volt", False, "spike detection (cut-off) potential"),
         Parameter("t_ref", 0.0, (0.0, 0.05), "second", False, "absolute refractory period (v frozen)"),

@@ -26,7 +26,7 @@ and is continuous (so differentiable) in ``tau_ref`` and ``theta_ref``. As
 
 Brian2 reads the stochastic threshold below (``rand()`` once per neuron and step). `META_DET`
 (``"meta_det"``) is the same neuron with the deterministic threshold of the
-:math:`\Delta_u \to 0` limit, :math:`v > v_{th} + \theta_{ref}\, q` (the mode a
+:math:`\\Delta_u \\to 0` limit, :math:`v > v_{th} + \\theta_{ref}\\, q` (the mode a
 `biofit.neurons.MetaNeuron` runs in evaluation).
 
 Example

@@ -188,6 +188,35 @@ def _affine(updates: dict, variables: tuple[str, ...], inputs: tuple[str, ...]) 
     return Affine(bias, gain, coupling)
 
 
+class Regularized(sympy.Function):
+    r"""``Regularized(e, p, q)``: `e`, a constant with a removable singularity at ``p = q``.
+
+    Brian2's exact solution of coupled linear equations divides by differences of parameters
+    (``lif_syn``: :math:`1/(\tau_{mem} - \tau_{syn})`), where it is 0/0 although the propagator
+    is smooth. The torch code evaluates `e` as written where :math:`|p - q| \ge h|q|`
+    (:math:`h = 10^{-5}`; rounding error there at most ~ :math:`\epsilon/h \approx 2\cdot 10^{-11}`
+    relative) and, closer to the singularity, interpolates linearly between `e` at
+    :math:`q \pm h|q|` (error :math:`O(h^2)`), so values and gradients stay finite and continuous.
+    """
+
+    nargs = 3
+
+
+def _regularize(expr: sympy.Expr, parameters: set) -> sympy.Expr:
+    """`expr` with each denominator factor ``p - q`` (two parameters) made safe (`Regularized`)."""
+    _, den = sympy.fraction(sympy.together(expr))
+    for factor, _power in sympy.factor_list(den)[1]:
+        terms = sympy.Add.make_args(factor)
+        symbols = [t.as_coeff_Mul()[1] for t in terms]
+        signs = sorted(t.as_coeff_Mul()[0] for t in terms)
+        if len(terms) == 2 and signs == [-1, 1] and all(isinstance(x, sympy.Symbol) and x.name in parameters for x in symbols):
+            positive = next(t for t in terms if t.as_coeff_Mul()[0] == 1)
+            p = positive.as_coeff_Mul()[1]
+            q = next(x for x in symbols if x != p)
+            expr = Regularized(expr, p, q)
+    return expr
+
+
 def _comparison(model: NeuronModel) -> tuple[str, sympy.Expr, tuple]:
     """Threshold kind, argument, and (lhs, rhs) (module docstring)."""
     cond = _sympy(model.threshold, "threshold", model)
@@ -288,6 +317,12 @@ def step_definition(model: NeuronModel) -> StepDefinition:
     _check_names(model, [*updates.values(), threshold, *(e for _, _, e in resets)], dynamic)
     _check_names(model, [refractory, *initial.values()], params | {"dt"})
     jump_inputs = tuple(name for name in model.inputs if name in variables)
+    affine = _affine(updates, variables, (*model.held_inputs, *noise))
+    if affine is not None:
+        safe = functools.partial(_regularize, parameters=params)
+        affine = Affine({v: safe(e) for v, e in affine.bias.items()},
+                        {v: {k: safe(e) for k, e in g.items()} for v, g in affine.gain.items()},
+                        {v: {k: safe(e) for k, e in c.items()} for v, c in affine.coupling.items()})
     return StepDefinition(
         model=model,
         variables=variables,
@@ -296,7 +331,7 @@ def step_definition(model: NeuronModel) -> StepDefinition:
         jump_inputs=jump_inputs,
         noise=noise,
         updates=updates,
-        affine=_affine(updates, variables, (*model.held_inputs, *noise)),
+        affine=affine,
         threshold_kind=kind,
         threshold=threshold,
         threshold_parts=parts,

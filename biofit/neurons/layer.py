@@ -211,7 +211,7 @@ class NeuronLayer(nn.Module):
                 )
             inputs = {names[0]: inputs}
         if not isinstance(inputs, Mapping):
-            raise TypeError(f"inputs must be a tensor [T, B, N] or a mapping, got {type(inputs).__name__}")
+            raise TypeError(f"inputs must be a torch.Tensor [T, B, N] or a mapping name -> tensor, got {type(inputs).__name__}")
         if set(inputs) != set(names):
             raise ValueError(f"model {self.model.name!r} takes inputs {list(names)}, got {sorted(inputs)}")
         out = {}
@@ -225,9 +225,10 @@ class NeuronLayer(nn.Module):
             raise ValueError(f"inputs of different shapes: { {k: tuple(v.shape) for k, v in out.items()} }")
         return out
 
-    def _initial_state(self, batch_size: int, k: tuple, dtype, device):
+    def _initial_state(self, batch_size: int, k: tuple, dtype, device, code: GeneratedCode | None = None):
         shape = (batch_size, self.n_neurons)
-        values = [torch.as_tensor(v, dtype=dtype).to(device).expand(shape).clone() for v in self.code.initial(k)]
+        values = [torch.as_tensor(v, dtype=dtype).to(device).expand(shape).clone()
+                  for v in (code or self.code).initial(k)]
         return self.State(*values, torch.zeros(shape, dtype=dtype, device=device))
 
     def _check_state(self, state, batch_size: int) -> None:
@@ -261,7 +262,7 @@ class NeuronLayer(nn.Module):
         code = self._active_code()
         k = tuple(c.to(device) if isinstance(c, Tensor) else c for c in self.constants(dtype, code))
         if state is None:
-            state = self._initial_state(batch, k, dtype, device)
+            state = self._initial_state(batch, k, dtype, device, code)
         else:
             self._check_state(state, batch)
         noise = self._noise(code, first.shape, dtype, device)

@@ -11,16 +11,16 @@ the refractory jump ``theta_ref`` and its decay ``tau_ref``, the firing noise ``
 Discrete-time scheme: both modes are generated from the Brian2 equations (`biofit.neurons.layer`):
 the stochastic one from `biofit.models.meta.META`, whose threshold is Brian2's
 ``rand() < 1 - exp(-dt/tau_esc * exp(x / delta_u))`` with
-:math:`x = v - v_{th} - \theta_{ref} q`, the deterministic one from ``META_DET``
-(:math:`x > 0`, the :math:`\Delta_u \to 0` limit). After a spike :math:`v \leftarrow v_{reset}`,
-:math:`q \leftarrow 1`; ``v`` is frozen for ``t_ref``.
+:math:`x = v - v_{th} - \\theta_{ref} q`, the deterministic one from ``META_DET``
+(:math:`x > 0`, the :math:`\\Delta_u \\to 0` limit). After a spike :math:`v \\leftarrow v_{reset}`,
+:math:`q \\leftarrow 1`; ``v`` is frozen for ``t_ref``.
 
 Gradients. Deterministic mode: the surrogate of `biofit.neurons.surrogate` on :math:`x` (as the
 LIF layer). Stochastic mode: straight-through on the firing probability (Bengio et al. 2013,
 arXiv:1308.3432): the forward value is the sample, the backward pass uses the gradient of
 :math:`p`, the exact gradient of the expected spike for this step given the state (biased through
 later steps, as every straight-through estimator). Its pseudo-derivative in :math:`x` is a bump of
-width ~ :math:`\Delta_u`: the noise sets the surrogate's width, and ``delta_u`` and ``tau_esc``
+width ~ :math:`\\Delta_u`: the noise sets the surrogate's width, and ``delta_u`` and ``tau_esc``
 receive gradients too (they act only in stochastic mode). No gradient flows through the resets'
 dependence on the spike, for ``v`` and for ``q``: through ``q`` the path spike -> q -> threshold ->
 spike would multiply the gradient by ~ theta_ref dz/dx at every spike.

@@ -33,15 +33,17 @@ are not capped (a non-finite constant raises ValueError in the layer).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import sympy
 import torch
 
-from biofit.neurons.codegen import StepDefinition
+from biofit.neurons.codegen import Regularized, StepDefinition
 
 EXP_CAP = 50.0
+SINGULAR_H = 1e-5  # relative half-width of the interpolated band around a removable singularity
 _CONST, _DRIVE, _STEP = 0, 1, 2
 
 
@@ -120,6 +122,7 @@ class _Writer:
         self.kind.update({name: _DRIVE for name in (*step.held_inputs, *step.noise)})
         self.kind.update({name: _STEP for name in step.variables})
         self.pools = {_CONST: _Scope(_CONST), _DRIVE: _Scope(_DRIVE)}
+        self.bound: dict[str, str] = {}  # names of substituted constants -> their code
         self.pool_names: dict = {_CONST: [], _DRIVE: []}
 
     # -- levels and references ------------------------------------------------------------
@@ -165,6 +168,8 @@ class _Writer:
         return name
 
     def symbol(self, e, scope: _Scope) -> str:
+        if e.name in self.bound:
+            return self.bound[e.name]
         kind = self.kind.get(e.name)
         if kind is None:
             raise ValueError(f"model {self.step.model.name!r}: undeclared name {e.name!r}")
@@ -199,7 +204,27 @@ class _Writer:
             return self.function(e, scope)
         raise ValueError(f"model {self.step.model.name!r}: cannot translate {e} ({type(e).__name__}) to torch")
 
+    def regularized(self, e, scope: _Scope) -> str:
+        """Code of `codegen.Regularized`: `e` away from ``p = q``, interpolated near it."""
+        expr, p, q = e.args
+        new = functools.partial(scope.new, prefix="c")
+        q_ref, p_ref = self.ref(q, scope), self.ref(p, scope)
+        half = new(f"{SINGULAR_H!r} * torch.abs(_t({q_ref}))")
+        near = new(f"torch.abs(_t({p_ref}) - {q_ref}) < {half}")
+        lo, hi = new(f"{q_ref} - {half}"), new(f"{q_ref} + {half}")
+        safe = new(f"torch.where({near}, {hi}, {p_ref})")
+        values = []
+        for point in (safe, lo, hi):
+            name = f"_sub{len(self.bound)}"
+            self.bound[name] = point
+            self.kind[name] = _CONST
+            values.append(self.local(expr.xreplace({p: sympy.Symbol(name, real=True)}), scope))
+        weight = new(f"(torch.where({near}, _t({p_ref}), {lo}) - {lo}) / (2.0 * {half})")
+        return f"torch.where({near}, torch.lerp({values[1]}, {values[2]}, {weight}), {values[0]})"
+
     def function(self, e, scope: _Scope) -> str:
+        if isinstance(e, Regularized):
+            return self.regularized(e, scope)
         name = type(e).__name__
         args = [self.ref(a, scope) for a in e.args]
         if name == "clip":
