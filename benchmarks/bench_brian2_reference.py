@@ -26,10 +26,7 @@ import numpy as np
 import torch
 from brian2 import prefs
 
-from biofit.neurons.adex import AdEx
-from biofit.neurons.alif import ALIF
-from biofit.neurons.lif import LIF
-from biofit.neurons.qif import QIF
+from biofit.neurons import ALIF, LIF, QIF, AdEx
 from biofit.reference import simulate
 
 DT = 1e-4

@@ -68,7 +68,7 @@ def _neuron_loop(framework: str, n: int):
     import torch
 
     if framework.startswith("biofit"):
-        from biofit.neurons.lif import LIF
+        from biofit.neurons import LIF
 
         learn = ("tau_mem", "v_th") if framework == "biofit_learn" else ()
         layer = LIF(n, DT, tau_mem=TAU, t_ref=0.0, learn=learn)

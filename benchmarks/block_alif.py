@@ -10,7 +10,7 @@ GPU both are wall-clock. Both models get the same input current: the input proje
 `biofit.neurons.spike_input.project_spikes`, or ``sparse_mm``, `torch.sparse.mm` on a COO
 tensor; its own time ``projection_s`` is printed, and ``speedup_layer`` is the ratio with it
 subtracted from both) and the same recurrent weights (delay R + 1 steps). Sequential =
-`BlockALIF.run_sequential` (the `alif_update` step of `biofit.neurons.alif` applied step by
+`BlockALIF.run_sequential` (the generated ALIF step of `biofit.neurons.layer` applied step by
 step, plus ``W z[t - R - 1]``); block = `BlockALIF`. The
 loss is ``spikes.sum()``; the time is forward + backward, the median of ``--repeats`` runs after
 one warm-up.

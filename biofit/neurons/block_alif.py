@@ -116,7 +116,7 @@ def alif_drive(current: Tensor, c: ALIFCoefficients) -> Tensor:
 
 
 class RecurrentALIFState(NamedTuple):
-    """State of a recurrent layer: `ALIFState`'s ``v``, ``a``, ``refractory`` (each ``[B, N]``) and
+    """State of a recurrent layer: the ALIF state's ``v``, ``a``, ``refractory`` (each ``[B, N]``) and
     ``pending: float[K, B, N]``, the spikes of the last K steps, still to be delivered."""
 
     v: Tensor
@@ -160,7 +160,7 @@ class BlockALIF(ALIF):
 
     ``forward``/``simulate`` are `ALIF`'s (``state``, ``return_state``, traces ``v`` and ``a``). A
     recurrent layer returns a `RecurrentALIFState` (it also carries the last K steps' spikes); an
-    `ALIFState` passed to it is taken to have no spikes pending.
+    ``layer.State`` passed to it is taken to have no spikes pending.
 
     Raises ValueError for a bad `arp_steps` or `kernel`, or `arp_steps` given together with
     ``t_ref``; ``kernel="scan"`` on a non-CPU tensor raises ValueError.

@@ -223,7 +223,7 @@ class Polara(nn.Module):
     The input ``x`` float[T, B, N] is a dimensionless drive per step (POLARA has no ``dt``: time is
     counted in steps). ``simulate`` returns ``(spikes, {"u", "u_pre", "threshold": float[T, B, N]})``;
     `forward` and `simulate` take ``state=`` (a `PolaraState`) to continue a run. Bad input raises
-    as the other layers (`biofit.neurons._validate.check_current`).
+    as the other layers (`biofit.validation.check_current`).
 
     Example: see the module docstring.
     """
