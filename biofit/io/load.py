@@ -5,6 +5,11 @@ The format is taken from ``format`` or else from the path: ``.abf`` (pyABF), ``.
 each). Options go to the format's loader; ``detection`` (spike detection settings) is common to all
 but NPZ, which always carries its spike times.
 
+There is no ``neo`` adapter: neo's readers (Spike2, WinWCP, Igor, ...) return analog signals
+without saying which one is the injected current and whether it is measured or commanded, so an
+adapter would have to guess channel roles from units per file type. Convert such files to NWB
+(neo or the vendor's tools) and read the NWB.
+
 >>> load_recording("x.wav")
 Traceback (most recent call last):
 ...
