@@ -26,6 +26,8 @@ import warnings
 
 import numpy as np
 
+from biofit.validation import check_positive as positive
+
 DELTA = {"qsnmc2007": 2e-3, "naud2011": 4e-3}
 
 
@@ -38,14 +40,6 @@ def spike_times(times, name: str) -> np.ndarray:
     if bad.any():
         raise ValueError(f"{name} has {int(bad.sum())} non-finite spike times (first at index {int(np.argmax(bad))})")
     return np.sort(arr)
-
-
-def positive(value, name: str) -> float:
-    """`value` as a float, checked finite and > 0."""
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive number, got {value}")
-    return value
 
 
 def count_coincidences(spikes_a, spikes_b, delta: float) -> int:

@@ -25,10 +25,10 @@ from biofit.fitting.coincidence import (
     gamma_factor,
     intrinsic_reliability,
     normalised_gamma,
-    positive,
     rate_penalised_gamma_loss,
     spike_times,
 )
+from biofit.validation import check_positive as positive
 
 __all__ = [
     "count_coincidences", "explained_variance_blocks", "explained_variance_teeter", "gamma_factor",
