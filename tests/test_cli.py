@@ -87,7 +87,7 @@ def test_train_tempotron_learns_a_low_load_task() -> None:
 
 
 def test_train_stdp_saves_weights_inside_their_bounds(tmp_path: Path) -> None:
-    from biofit.experiments.song2000 import SongNeuron
+    from biofit.experiments.song2000 import SongInputs
 
     out = tmp_path / "song.npz"
     done = run_biofit("train", "--rule", "stdp", "--duration-s", "2", "--out", str(out))
@@ -95,7 +95,7 @@ def test_train_stdp_saves_weights_inside_their_bounds(tmp_path: Path) -> None:
     with numpy.load(out) as saved:
         weights = saved["weights"]
     assert weights.shape == (1, 1000)
-    assert weights.min() >= 0.0 and weights.max() <= SongNeuron().g_max
+    assert weights.min() >= 0.0 and weights.max() <= SongInputs().g_max
 
 
 def test_train_rejects_an_unknown_rule() -> None:

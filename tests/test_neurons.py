@@ -194,7 +194,8 @@ def _brian2_abstract_update(model, values: dict, dt: float) -> dict:
     from brian2.stateupdaters.base import StateUpdateMethod
 
     spec = get_model(model)
-    lines = [spec.equations.replace("(unless refractory)", ""), "I_ext : amp"]
+    lines = [spec.equations.replace("(unless refractory)", "")]
+    lines += [f"{name} : {unit}" for name, unit in spec.input_units.items()]
     lines += [f"{p.name} : {p.unit} (constant)" for p in spec.parameters]
     code = StateUpdateMethod.apply_stateupdater(Equations("\n".join(lines)), {}, method=spec.method)
     namespace = {"exp": np.exp, "expm1": np.expm1, "dt": dt, **values}
@@ -204,28 +205,31 @@ def _brian2_abstract_update(model, values: dict, dt: float) -> dict:
     return {name: namespace[name] for name in spec.state}
 
 
+# a typical size of each state variable and held input, to draw random states from
+SCALES = {"v": 2e-3, "w": 1e-12, "I_syn": 1e-12, "q": 0.3, "a": 1e-3, "g_ex": 0.02, "g_in": 0.05,
+          "u_syn": 5.0, "h": 1.0, "I_ext": 1e-10, "h_rival": 1.0}
+
+
 @pytest.mark.parametrize("model", sorted(MODELS))
 def test_generated_step_equals_brian2_abstract_code_run_by_numpy(model):
-    """The generated torch step, one step of the layer without threshold crossings, equals Brian2's
-    abstract code evaluated by numpy on random states (round-off only: the torch code groups the
-    constants and, for linear models, collects the coefficients of each variable)."""
+    """The generated torch update (`code.update` after `code.drive`) equals Brian2's abstract code
+    evaluated by numpy on random states (round-off only: the torch code groups the constants and,
+    for linear models, collects the coefficients of each variable)."""
     rng = np.random.default_rng(11)
-    layer = build_layer(model, 50, DT, t_ref=0.0)
+    layer = build_layer(model, 50, DT, t_ref=0.0) if "t_ref" in get_model(model).parameter_names \
+        else build_layer(model, 50, DT)
     p = {k: v.numpy() for k, v in layer.intrinsic().items()}
-    state = layer.initial_state(1, torch.float64)
-    values = {name: getattr(state, name)[0].numpy() + 2e-3 * rng.random(50) * (name == "v")
-              + 1e-12 * rng.random(50) * (name in ("w", "I_syn")) + 0.3 * rng.random(50) * (name == "q")
-              for name in layer.model.state}
-    current = 1e-10 * rng.standard_normal(50)
-    expected = _brian2_abstract_update(model, {**p, **values, "I_ext": current}, DT)
-    start = layer.State(*(torch.tensor(values[n])[None] for n in layer.model.state),
-                        torch.zeros(1, 50, dtype=torch.float64))
-    layer.eval()
-    with torch.no_grad():
-        spikes, traces = layer.simulate(torch.tensor(current)[None, None], state=start)
-    assert spikes.sum() == 0
+    initial = layer.initial_state(1, torch.float64)
+    values = {name: getattr(initial, name)[0].numpy() + SCALES[name] * rng.random(50)
+              for name in layer.code.step.variables}
+    held = {name: SCALES[name] * rng.standard_normal(50) for name in layer.model.held_inputs}
+    expected = _brian2_abstract_update(model, {**p, **values, **held}, DT)
+    k = layer.constants(torch.float64)
+    d = layer.code.drive({n: torch.tensor(x)[None, None] for n, x in held.items()}, k)
+    state = tuple(torch.tensor(values[n])[None] for n in layer.code.step.variables)
+    new = dict(zip(layer.code.step.variables, layer.code.update(state, tuple(x[0] for x in d), k)))
     for name in layer.model.state:
-        got = traces[name][0, 0].numpy()
+        got = new[name][0].numpy()
         np.testing.assert_allclose(got, expected[name], rtol=1e-13, atol=1e-13 * np.abs(expected[name]).max())
 
 

@@ -12,33 +12,28 @@ output neuron with more spikes. At the end of the stimulus a reward R = +1 (righ
 (tie) is computed, and the pulse :math:`R - \bar R(s)` (:func:`biofit.learning.three_factor.stimulus_rpe`)
 is delivered in the first bin of a silent gap of ``gap_duration`` (s), which lets it act before the next trial.
 
-Output neurons are escape-noise spike-response neurons (Gerstner & Kistler 2002, ch. 5.3; the
-model of Frémaux et al. 2010):
-
-.. math::
-
-    u_j = \sum_i w_{ij}\,\epsilon_i - \kappa_{self}\,h_j - \kappa_{inh} \sum_{k\ne j} h_k,\qquad
-    \rho_j = \rho_0\, e^{(u_j - \theta)/\Delta_u},\qquad P(\text{spike in } \Delta t) = 1 - e^{-\rho_j \Delta t}
-
-with :math:`\epsilon_i` the presynaptic PSP trace (jump 1, decay :math:`\tau_m`) and :math:`h_j` the
-postsynaptic spike trace (jump 1, decay :math:`\tau_m`) giving refractoriness and lateral
-inhibition. The escape noise is the exploration that reward learning needs: before learning both
-neurons fire at about :math:`\rho_0`, so every trial produces post spikes, eligibility and a
-decision (the silent neuron of a deterministic model gets no eligibility and never learns).
+Output neurons are the escape-noise spike-response neurons of Frémaux et al. (2010)
+(`biofit.models.srm`, ``srm_escape``, run as a generated `biofit.neurons` layer one step at a time,
+since each neuron's lateral inhibition reads the other's spike trace): the PSP trace of the weighted
+input spikes, minus refractoriness and lateral inhibition, sets an exponential escape rate. The
+escape noise is the exploration that reward learning needs: before learning both neurons fire at
+about :math:`\rho_0`, so every trial produces post spikes, eligibility and a decision (the
+silent neuron of a deterministic model gets no eligibility and never learns). Input spikes are
+binned Poisson (`biofit.encoding.poisson`, P(spike in a bin) = 1 - exp(-rate dt)).
 All weights ``w: float[n_inputs, 2]`` learn with :func:`biofit.learning.three_factor.rstdp_step`.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from biofit.encoding.poisson import poisson_spike_trains
 from biofit.learning.stdp import STDPParams
 from biofit.learning.three_factor import RewardModulatedSTDP, RSTDPParams, rstdp_step, stimulus_rpe
+from biofit.models.srm import SRM_ESCAPE
+from biofit.neurons import build_layer
 from biofit.validation import check_dt, check_positive, renamed_arguments
 
 # A- = A+/2: a window with a positive integral makes the eligibility of an active afferent grow with
@@ -70,65 +65,41 @@ def noisy_templates(templates: np.ndarray, flip: float, rng: np.random.Generator
     return out
 
 
-@dataclass(frozen=True)
-class SRMParams:
-    """Escape-noise output neurons (module equation); potentials in dimensionless PSP units.
-
-    Attributes:
-        tau_m: decay of the PSP trace and of the spike trace, s.
-        theta: potential at which the rate is ``rho0_hz``; ``delta_u``: escape-noise width.
-        rho0_hz, rho_max_hz: rate at threshold and rate ceiling, Hz.
-        kappa_self: refractoriness per own spike; kappa_inh: lateral inhibition per rival spike.
-    """
-
-    tau_m: float = 0.01
-    theta: float = 10.0
-    delta_u: float = 1.5
-    rho0_hz: float = 20.0
-    rho_max_hz: float = 400.0
-    kappa_self: float = 3.0
-    kappa_inh: float = 3.0
+def output_layer(dt: float, seed, neuron: dict | None = None):
+    """The two escape-noise output neurons: a ``srm_escape`` layer of 2 neurons (``neuron``:
+    parameter values overriding the model's defaults)."""
+    return build_layer(SRM_ESCAPE, 2, dt, seed=seed, **(neuron or {}))
 
 
-def srm_step(x, eps, h, w, uniforms, neuron: SRMParams, dt: float):
-    """One bin of the output neurons (module equation): returns ``(y, eps, h)``.
-
-    ``x: float[B, n_inputs]`` input spikes, ``eps: float[B, n_inputs]`` PSP traces, ``h: float[B, 2]``
-    spike traces, ``w: float[n_inputs, 2]``, ``uniforms: float[B, 2]`` in [0, 1) (the escape noise);
-    ``y: float[B, 2]`` output spikes. Traces decay with ``tau_m`` and then take this bin's spikes.
-    """
-    decay = math.exp(-dt / neuron.tau_m)
-    eps = eps * decay + x
-    u = eps @ w - neuron.kappa_self * h - neuron.kappa_inh * h.flip(1)
-    rho = (neuron.rho0_hz * torch.exp((u - neuron.theta) / neuron.delta_u)).clamp(max=neuron.rho_max_hz)
-    y = (uniforms < -torch.expm1(-rho * dt)).double()
-    return y, eps, h * decay + y
+def output_step(layer, x_w, state):
+    """One bin of the output neurons: ``x_w: float[B, 2]`` the weighted input spikes of the bin;
+    returns ``(y: float[B, 2], state)``. Each neuron's ``h_rival`` is the other's spike trace."""
+    rival = (state.h if state is not None else torch.zeros_like(x_w)).flip(-1)
+    with torch.no_grad():
+        y, state = layer({"u_syn": x_w[None], "h_rival": rival[None]}, state=state, return_state=True)
+    return y[0], state
 
 
-def output_counts(pre, uniforms, w, neuron: SRMParams, dt: float) -> torch.Tensor:
-    """Spike counts ``float[B, 2]`` of frozen-weight trials ``pre: float[T, B, n_inputs]`` (``uniforms: [T, B, 2]``)."""
-    eps = torch.zeros(pre.shape[1:], dtype=torch.float64)
-    h = torch.zeros(pre.shape[1], 2, dtype=torch.float64)
-    counts = torch.zeros_like(h)
+def output_counts(layer, pre, w) -> torch.Tensor:
+    """Spike counts ``float[B, 2]`` of frozen-weight trials ``pre: float[T, B, n_inputs]``."""
+    state, counts = None, torch.zeros(pre.shape[1], 2, dtype=torch.float64)
     for t in range(pre.shape[0]):
-        y, eps, h = srm_step(pre[t], eps, h, w, uniforms[t], neuron, dt)
+        y, state = output_step(layer, pre[t] @ w, state)
         counts += y
     return counts
 
 
-def stimulus_phase(pre, uniforms, w, state, rule: RSTDPParams, neuron: SRMParams, dt: float):
+def stimulus_phase(layer, pre, w, state, rule: RSTDPParams, dt: float):
     """Present one stimulus while the three-factor rule runs (no reward yet): ``(counts[2], w, state)``.
 
-    ``pre: float[n_stim, n_inputs]`` input spikes, ``uniforms: float[n_stim, 2]`` escape noise. The
-    trial starts from zero PSP and spike traces; the rule's traces carry over between trials.
+    ``pre: float[n_stim, n_inputs]`` input spikes. The trial starts from zero PSP and spike traces;
+    the rule's traces carry over between trials.
     """
-    n_stim, n_in = pre.shape
-    eps = torch.zeros(1, n_in, dtype=torch.float64)
-    h = torch.zeros(1, 2, dtype=torch.float64)
     counts = torch.zeros(2, dtype=torch.float64)
     no_reward = torch.zeros((), dtype=torch.float64)
-    for t in range(n_stim):
-        y, eps, h = srm_step(pre[t : t + 1], eps, h, w, uniforms[t : t + 1], neuron, dt)
+    neuron_state = None
+    for t in range(pre.shape[0]):
+        y, neuron_state = output_step(layer, pre[t : t + 1] @ w, neuron_state)
         counts += y[0]
         w, state = rstdp_step(pre[t : t + 1], y, no_reward, state, w, rule, dt)
     return counts, w, state
@@ -142,6 +113,15 @@ def reward_phase(pulse: float, n_gap: int, w, state, rule: RSTDPParams, dt: floa
         reward = torch.as_tensor(pulse if t == 0 else 0.0, dtype=torch.float64)
         w, state = rstdp_step(silent_pre, silent_post, reward, state, w, rule, dt)
     return w, state
+
+
+def _poisson(rates_hz: np.ndarray, n_bins: int, dt: float, rng) -> torch.Tensor:
+    """Binned Poisson spikes of afferents with `rates_hz` (``[n_inputs]`` -> ``float[n_bins, n_inputs]``,
+    ``[n, n_inputs]`` -> ``float[n, n_bins, n_inputs]``)."""
+    flat = np.asarray(rates_hz, dtype=np.float64).reshape(-1, 1)
+    raster = poisson_spike_trains(np.broadcast_to(flat, (flat.shape[0], n_bins)), n_bins * dt, dt, seed=rng)
+    out = torch.as_tensor(raster, dtype=torch.float64).reshape(*np.shape(rates_hz), n_bins)
+    return out.movedim(-1, 0) if out.dim() == 2 else out.movedim(-1, 1)
 
 
 def _outcome(counts, label):
@@ -162,7 +142,7 @@ def train_reward_patterns(
     gap_duration: float = 0.02,
     dt: float = 2e-3,
     rule: RSTDPParams = DEFAULT_RULE,
-    neuron: SRMParams = SRMParams(),
+    neuron: dict | None = None,
     baseline_rate: float = 0.1,
     n_test: int = 200,
     test_flip: float = 0.1,
@@ -174,7 +154,8 @@ def train_reward_patterns(
     Each trial presents a random class (fresh Poisson spikes). Afterwards the weights are frozen
     and ``n_test`` trials are drawn from *noisy* templates (a fraction ``test_flip`` of the
     afferents swap on/off rates, new templates per test trial) with fresh spikes; a tie counts as
-    an error. Rates in Hz, times in s, ``baseline_rate`` is the per-trial update rate of the
+    an error. ``neuron``: parameters of the ``srm_escape`` output neurons (default: the model's).
+    Rates in Hz, times in s, ``baseline_rate`` is the per-trial update rate of the
     stimulus-specific reward baseline (:func:`biofit.learning.three_factor.stimulus_rpe`).
     ``swap_reward=True`` is the control experiment: the *other* neuron's win is rewarded, so a rule
     that learns from the reward must learn the swapped mapping (accuracy far below 0.5).
@@ -213,11 +194,11 @@ def train_reward_patterns(
     baseline = torch.zeros(2, dtype=torch.float64)
     labels = rng.integers(0, 2, n_trials)
     correct = np.zeros(n_trials, bool)
+    layer = output_layer(dt, rng, neuron)
     for k in tqdm(range(n_trials), disable=not progress, desc="reward patterns"):
         label = int(labels[k])
-        pre = torch.as_tensor(rng.random((n_stim, n_inputs)) < templates[label] * dt, dtype=torch.float64)
-        uniforms = torch.as_tensor(rng.random((n_stim, 2)))
-        counts, w, state = stimulus_phase(pre, uniforms, w, state, rule, neuron, dt)
+        pre = _poisson(templates[label], n_stim, dt, rng)
+        counts, w, state = stimulus_phase(layer, pre, w, state, rule, dt)
         outcome = _outcome(counts, 1 - label if swap_reward else label)
         rpe, baseline = stimulus_rpe(float(outcome), label, baseline, baseline_rate)
         w, state = reward_phase(float(rpe), n_bins - n_stim, w, state, rule, dt)
@@ -225,11 +206,10 @@ def train_reward_patterns(
     test_rng = np.random.default_rng([seed, 1])
     test_labels = test_rng.integers(0, 2, n_test)
     rates = np.stack([noisy_templates(templates, test_flip, test_rng)[c] for c in test_labels])
-    pre = torch.as_tensor(test_rng.random((n_stim, n_test, n_inputs)) < rates * dt, dtype=torch.float64)
-    uniforms = torch.as_tensor(test_rng.random((n_stim, n_test, 2)))
+    pre = _poisson(rates, n_stim, dt, test_rng).transpose(0, 1).reshape(n_stim, n_test, n_inputs)
     test_acc = {}
     for key, weights in (("initial", w0), ("final", w)):
-        counts = output_counts(pre, uniforms, weights, neuron, dt).numpy()
+        counts = output_counts(output_layer(dt, np.random.default_rng([seed, 2]), neuron), pre, weights).numpy()
         test_acc[key] = float(np.mean([_outcome(c, lab) > 0 for c, lab in zip(counts, test_labels)]))
     n_blocks = n_trials // block
     return {

@@ -13,11 +13,13 @@ from __future__ import annotations
 from biofit.models.adex import ADEX
 from biofit.models.alif import ALIF
 from biofit.models.base import NeuronModel, Parameter, ParameterSet
+from biofit.models.conductance import LIF_COND
 from biofit.models.lif import LIF, LIF_SYN
 from biofit.models.meta import META, META_DET
 from biofit.models.qif import QIF
+from biofit.models.srm import SRM_ESCAPE
 
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF, META, META_DET)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (LIF, LIF_SYN, ALIF, ADEX, QIF, META, META_DET, LIF_COND, SRM_ESCAPE)}
 # POLARA (biofit.models.polara) is discrete-time with no Brian2 equations, so it is not listed here.
 
 

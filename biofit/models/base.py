@@ -180,7 +180,8 @@ class NeuronModel(ParameterSet):
     refractory: Brian2 refractory period expression (a parameter name or ``"0*second"``).
     method: Brian2 integration method (``"exact"``, ``"euler"``, ``"exponential_euler"``,
         ``"rk2"``, ``"rk4"``, ``"heun"``, ``"milstein"``).
-    state: state variables worth recording, e.g. ``("v", "a")`` (``v`` first).
+    state: state variables worth recording, e.g. ``("v", "a")`` (the membrane potential ``v``
+        first; the Brian2 reference backend needs it).
     initial: initial value of state variables as Brian2 expressions of the parameters; a
         variable not listed starts at 0 (Brian2's rule).
     inputs: the layer's inputs (see the module docstring); ``("I_ext",)`` by default.
@@ -204,8 +205,8 @@ class NeuronModel(ParameterSet):
         super().__post_init__()
         if not self.equations.strip():
             raise ValueError(f"model {self.name!r} has no equations (use a ParameterSet instead)")
-        if not self.state or self.state[0] != "v":
-            raise ValueError(f"model {self.name!r}: state must start with the membrane potential 'v'")
+        if not self.state:
+            raise ValueError(f"model {self.name!r}: state names no variable to record")
         extra = sorted(set(self.initial) - set(self.state))
         if extra:
             raise ValueError(

@@ -272,6 +272,22 @@ def _check_names(model: NeuronModel, exprs, allowed: set) -> None:
             raise ValueError(f"model {model.name!r}: undeclared name(s) {unknown}")
 
 
+def _subexpressions(model: NeuronModel, eqs) -> dict:
+    """Subexpression symbol -> its SymPy expression (for thresholds and resets; Brian2's state
+    updater substitutes them in the equations itself)."""
+    return {sympy.Symbol(name, real=True): _sympy(eqs[name].expr.code, f"subexpression {name}", model)
+            for name in eqs.subexpr_names}
+
+
+def _expand(expr: sympy.Expr, subexpressions: dict) -> sympy.Expr:
+    """`expr` with subexpressions (which may use each other) substituted until none is left."""
+    for _ in range(len(subexpressions) + 1):
+        if not expr.free_symbols & set(subexpressions):
+            return expr
+        expr = expr.xreplace(subexpressions)
+    raise ValueError(f"circular subexpressions in {expr}")
+
+
 def _substitute_units(expr: sympy.Expr, units: dict) -> sympy.Expr:
     table = {s: sympy.Float(units[s.name]) for s in expr.free_symbols if s.name in units}
     return expr.xreplace(table) if table else expr
@@ -298,10 +314,12 @@ def step_definition(model: NeuronModel) -> StepDefinition:
         var: _substitute_units(expr, units)
         for var, expr in _updates(model, code, diff_vars).items()
     }
+    subexpressions = _subexpressions(model, eqs)
     kind, threshold, parts = _comparison(model)
-    threshold = _substitute_units(threshold, units)
-    parts = tuple(_substitute_units(p, units) for p in parts)
-    resets = tuple((v, op, _substitute_units(e, units)) for v, op, e in _resets(model, variables))
+    threshold = _substitute_units(_expand(threshold, subexpressions), units)
+    parts = tuple(_substitute_units(_expand(p, subexpressions), units) for p in parts)
+    resets = tuple((v, op, _substitute_units(_expand(e, subexpressions), units))
+                   for v, op, e in _resets(model, variables))
     refractory = _substitute_units(_sympy(model.refractory, "refractory period", model), units)
     if refractory.atoms(sympy.Rel) or refractory.atoms(sympy.Function):
         raise ValueError(

@@ -62,6 +62,12 @@ def _exprel(x):
     return torch.where(small, 1.0 + 0.5 * x, torch.expm1(safe) / safe)
 
 
+def _clip(x, lo, hi):
+    x = _t(x)
+    lo, hi = (torch.as_tensor(b, dtype=x.dtype, device=x.device) for b in (lo, hi))
+    return torch.minimum(torch.maximum(x, lo), hi)
+
+
 def _int(x):
     x = _t(x)
     return x if x.dtype == torch.bool else torch.trunc(x)
@@ -228,7 +234,7 @@ class _Writer:
         name = type(e).__name__
         args = [self.ref(a, scope) for a in e.args]
         if name == "clip":
-            return f"torch.clamp(_t({args[0]}), {args[1]}, {args[2]})"
+            return f"_clip({args[0]}, {args[1]}, {args[2]})"
         if name == "exp" and scope.level != _CONST:
             return f"_capped_exp({args[0]})"
         if name not in _FUNCTIONS or len(args) != 1:
@@ -400,7 +406,7 @@ def generate(step: StepDefinition) -> GeneratedCode:
     """Write and compile the torch functions of `step`."""
     writer = _Writer(step)
     source, index = writer.write()
-    namespace = {"torch": torch, "_t": _t, "_capped_exp": _capped_exp, "_f": _FUNCTIONS}
+    namespace = {"torch": torch, "_t": _t, "_capped_exp": _capped_exp, "_clip": _clip, "_f": _FUNCTIONS}
     exec(compile(source, f"<biofit generated step of {step.model.name!r}>", "exec"), namespace)
     names = writer.pool_names[_CONST]
     slots = {e: names.index(n) for e, n in writer.pools[_CONST].memo.items() if n in names}
