@@ -9,6 +9,7 @@ Subcommands::
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
     biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
+    biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
 
 Each subcommand imports its (heavy) dependencies only when it runs, so ``biofit --version`` is instant.
 The work itself lives in library modules and ``biofit.experiments``; this file only parses arguments.
@@ -154,6 +155,15 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from biofit.experiments.registry import reproduction
+
+    table = reproduction(args.name)(out=args.out, small=args.small, device=args.device, seeds=args.seeds,
+                                    data=args.data)
+    print(f"wrote {table}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="biofit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"biofit {__version__}")
@@ -223,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("action", choices=("make",), help="make: (re)generate the files")
     data.add_argument("--out", default="data", help="output folder (default: data)")
     data.set_defaults(func=_cmd_data)
+
+    from biofit.experiments.registry import REPRODUCTIONS
+
+    reproduce = sub.add_parser(
+        "reproduce", help="re-run a paper's comparison: CSV, Markdown table and figure",
+        description="Reproductions: " + "; ".join(f"{k}: {v[2]}" for k, v in REPRODUCTIONS.items()))
+    reproduce.add_argument("name", choices=tuple(REPRODUCTIONS), help="which reproduction")
+    reproduce.add_argument("--small", action="store_true", help="the CI size (about 2 minutes on 2 cores)")
+    reproduce.add_argument("--device", default="cpu", help="cpu or cuda (falls back to the CPU)")
+    reproduce.add_argument("--out", default="results", help="output folder (default: results)")
+    reproduce.add_argument("--seeds", type=int, help="number of seeds (default: the reproduction's)")
+    reproduce.add_argument("--data", nargs="+", help="data files the reproduction reads (meta-vs-lif: "
+                           "auditory-cortex CSVs; default: ../shared/data/auditory_cortex/D_A_I.csv)")
+    reproduce.set_defaults(func=_cmd_reproduce)
     return parser
 
 
