@@ -158,8 +158,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from biofit.experiments.registry import reproduction
 
-    table = reproduction(args.name)(out=args.out, small=args.small, device=args.device, seeds=args.seeds,
-                                    data=args.data)
+    out = args.out or str(Path("results") / args.name)
+    table = reproduction(args.name)(out=out, small=args.small, device=args.device, seeds=args.seeds, data=args.data)
     print(f"wrote {table}")
     return 0
 
@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("name", choices=tuple(REPRODUCTIONS), help="which reproduction")
     reproduce.add_argument("--small", action="store_true", help="the CI size (about 2 minutes on 2 cores)")
     reproduce.add_argument("--device", default="cpu", help="cpu or cuda (falls back to the CPU)")
-    reproduce.add_argument("--out", default="results", help="output folder (default: results)")
+    reproduce.add_argument("--out", help="output folder (default: results/NAME)")
     reproduce.add_argument("--seeds", type=int, help="number of seeds (default: the reproduction's)")
     reproduce.add_argument("--data", nargs="+", help="data files the reproduction reads (meta-vs-lif: "
                            "auditory-cortex CSVs; default: ../shared/data/auditory_cortex/D_A_I.csv)")

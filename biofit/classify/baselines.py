@@ -38,6 +38,7 @@ class _FeatureLogistic(ClassifierMixin, BaseEstimator):
     """Shared fit/predict of the baselines; subclasses define ``features(raster) -> [n, F]``."""
 
     def fit(self, X, y):
+        y = check_labels(y)  # before X: a single class or a continuous target is named as such
         arr = check_raster(X)
         y = check_labels(y, arr.shape[0])
         record_layout(self, arr)

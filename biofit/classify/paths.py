@@ -83,6 +83,24 @@ class TrainedSNN:
         self.network, self.settings, self.tempotron = network, settings, tempotron
         self.history = history or {}
 
+    def __getstate__(self) -> dict:
+        # The layers hold their generated step functions, which do not pickle: store what rebuilds them.
+        state = dict(self.__dict__)
+        net = state.pop("network")
+        state["network_state"] = dict(
+            n_inputs=net.n_inputs, sizes=[layer.n_neurons for layer in net.layers],
+            tensors={k: v.cpu() for k, v in net.state_dict().items()},
+            generators=[layer.generator.get_state() for layer in net.layers])
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        saved = state.pop("network_state")
+        self.__dict__.update(state)
+        self.network = make_network(self.settings, saved["n_inputs"], saved["sizes"], 0, [0] * len(saved["sizes"]))
+        self.network.load_state_dict(saved["tensors"])
+        for layer, generator in zip(self.network.layers, saved["generators"]):
+            layer.generator.set_state(generator)
+
     def layer_spikes(self, arr: np.ndarray) -> list[np.ndarray]:
         """Spikes of every layer, ``bool[n, N_l, T]`` each, in eval mode (meta: thresholded)."""
         device, step = self.network.scales.device, self.settings.batch_size
@@ -137,9 +155,12 @@ def _fit(model, X, y, s: Settings, learning_rate: float, seed: int, what: str):
                patience=s.patience, seed=seed, device=s.device, progress=s.progress, description=what)
 
 
-def _hidden(n_inputs: int, s: Settings, seeds, init_mean: float):
-    layer = spiking_layer(s.neuron, s.n_hidden, s.dt, s.learn_intrinsic, s.surrogate_width, seeds[1])
-    return SpikingNetwork(n_inputs, [layer], scales=[1.0], init_mean=init_mean, init_std=1.0, seed=seeds[0])
+def make_network(s: Settings, n_inputs: int, sizes, seed, layer_seeds, init_mean: float = 1.0) -> SpikingNetwork:
+    """Layers of ``sizes`` neurons of kind ``s.neuron`` (noise seeds ``layer_seeds``), weights
+    ``N(init_mean, 1)`` drawn from ``seed``, scales 1 (set by `calibrate`)."""
+    layers = [spiking_layer(s.neuron, n, s.dt, s.learn_intrinsic, s.surrogate_width, layer_seed)
+              for n, layer_seed in zip(sizes, layer_seeds)]
+    return SpikingNetwork(n_inputs, layers, scales=[1.0] * len(layers), init_mean=init_mean, init_std=1.0, seed=seed)
 
 
 def _learn_intrinsic(net: SpikingNetwork, X, y, n_classes: int, s: Settings, seeds) -> dict:
@@ -155,9 +176,7 @@ def _learn_intrinsic(net: SpikingNetwork, X, y, n_classes: int, s: Settings, see
 
 def train_backprop(arr, y, n_classes: int, s: Settings) -> TrainedSNN:
     seeds, X = _seeds(s.seed), time_major(arr)
-    layers = [spiking_layer(s.neuron, n, s.dt, s.learn_intrinsic, s.surrogate_width, seed)
-              for n, seed in ((s.n_hidden, seeds[1]), (n_classes, seeds[3]))]
-    net = SpikingNetwork(arr.shape[1], layers, scales=[1.0, 1.0], init_mean=1.0, init_std=1.0, seed=seeds[0])
+    net = make_network(s, arr.shape[1], (s.n_hidden, n_classes), seeds[0], (seeds[1], seeds[3]))
     calibrate(net, X, s.input_gain, 1.0)
     history = _fit(torch.nn.Sequential(net, SpikeCountReadout()), X, y, s, s.learning_rate, seeds[2],
                    f"{s.neuron} backprop")
@@ -166,7 +185,7 @@ def train_backprop(arr, y, n_classes: int, s: Settings) -> TrainedSNN:
 
 def train_stdp(arr, y, n_classes: int, s: Settings) -> TrainedSNN:
     seeds, X = _seeds(s.seed), time_major(arr)
-    net = _hidden(arr.shape[1], s, seeds, 0.5)
+    net = make_network(s, arr.shape[1], (s.n_hidden,), seeds[0], (seeds[1],), init_mean=0.5)
     with torch.no_grad():
         net.weights[0].copy_(torch.rand(net.weights[0].shape, generator=torch_generator(seeds[0])))
     calibrate(net, X, s.input_gain, 0.5)
@@ -194,7 +213,7 @@ def train_stdp(arr, y, n_classes: int, s: Settings) -> TrainedSNN:
 
 def train_tempotron(arr, y, n_classes: int, s: Settings) -> TrainedSNN:
     seeds, X = _seeds(s.seed), time_major(arr)
-    net = _hidden(arr.shape[1], s, seeds, 1.0)
+    net = make_network(s, arr.shape[1], (s.n_hidden,), seeds[0], (seeds[1],))
     calibrate(net, X, s.input_gain, 1.0)
     history = _learn_intrinsic(net, X, y, n_classes, s, seeds) if s.learn_intrinsic else {}
     snn = TrainedSNN(net, s, history=history)

@@ -26,6 +26,8 @@ import itertools
 import time
 from pathlib import Path
 
+import torch
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from biofit.classify import SNNLZCClassifier
@@ -116,28 +118,44 @@ def run_task(task: Task, config: Config, device, bar) -> list[dict]:
     return rows
 
 
-def run(out="results", small: bool = False, device="cpu", seeds: int | None = None, data=None) -> Path:
+def run(out="results/meta-vs-lif", small: bool = False, device="cpu", seeds: int | None = None, data=None,
+        tasks=None) -> Path:
     """Run the whole comparison and write its outputs under ``out``; returns the table's path.
 
     ``small``: the CI size (`SMALL`, small tasks); ``seeds``: override the number of seeds;
     ``data``: auditory-cortex files, one task each (default: the shared ``D_A_I.csv``, skipped
-    with a note if absent).
+    with a note if absent); ``tasks``: names of the tasks to run (default: all).
     """
     config = SMALL if small else FULL
     if seeds is not None:
         if seeds < 2:
             raise ValueError(f"seeds must be >= 2 for a confidence interval, got {seeds}")
         config = dataclasses.replace(config, seeds=int(seeds))
-    tasks, notes = all_tasks(small, data)
+    names, (tasks, notes) = tasks, all_tasks(small, data)
+    if names is not None:
+        unknown = sorted(set(names) - {t.name for t in tasks})
+        if unknown:
+            raise ValueError(f"unknown tasks {unknown}; available: {[t.name for t in tasks]}")
+        tasks = [t for t in tasks if t.name in names]
     for note in notes:
         print(note)
     per_group = len(config.sizes) * len(config.rate_factors) + 2 * config.seeds - 1
     start = time.perf_counter()
     rows = []
-    with tqdm(total=len(tasks) * len(NEURONS) * len(TRAININGS) * per_group, desc="meta-vs-lif") as bar:
-        for task in tasks:
-            bar.set_postfix(task=task.name)
-            rows += run_task(task, config, device, bar)
+    # BLAS at one thread: on these small logistic regressions a multi-threaded BLAS on a loaded
+    # 2-core machine was ~50x slower (110 s instead of 2 s for one readout of the auditory task).
+    # Torch likewise at one intra-op thread (restored after): the tensors are small, and extra
+    # threads only add contention (tests/conftest.py, one_torch_thread).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"), \
+                tqdm(total=len(tasks) * len(NEURONS) * len(TRAININGS) * per_group, desc="meta-vs-lif") as bar:
+            for task in tasks:
+                bar.set_postfix(task=task.name)
+                rows += run_task(task, config, device, bar)
+    finally:
+        torch.set_num_threads(threads)
     wall = time.perf_counter() - start
     table = write_outputs(Path(out), rows, dict(small=small, device=str(device), seeds=config.seeds,
                                                 wall_time_s=wall, config=dataclasses.asdict(config), notes=notes))

@@ -31,6 +31,20 @@ def _csv(rows: list[dict]) -> bytes:
     return text.getvalue().encode()
 
 
+def read_runs(path) -> list[dict]:
+    """The rows of a ``runs.csv`` written by `write_outputs`, numbers as numbers (empty cells dropped)."""
+    def value(text: str):
+        for kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        return text
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+
 def summarize(rows: list[dict]) -> list[dict]:
     """One summary row per task, neuron and training (see the module docstring)."""
     seeds = [r for r in rows if r.get("method") == "snn" and r.get("phase") == "seed"]
@@ -88,13 +102,11 @@ def markdown(summary: list[dict], rows: list[dict], meta: dict) -> str:
 
 def figure(summary: list[dict], rows: list[dict], path: Path) -> Path:
     """Test accuracy (LZC rule) with its interval, fixed vs learned, per task; baselines dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend is left alone
 
     tasks = list(dict.fromkeys(r["task"] for r in summary))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.2 * len(tasks), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(tasks), 3.6))
+    axes = fig.subplots(1, len(tasks), squeeze=False)
     for ax, task in zip(axes[0], tasks):
         groups = [s for s in summary if s["task"] == task]
         x = np.arange(len(groups))
@@ -115,7 +127,6 @@ def figure(summary: list[dict], rows: list[dict], path: Path) -> Path:
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=120))
-    plt.close(fig)
     return path
 
 
