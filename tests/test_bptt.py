@@ -137,3 +137,13 @@ def test_bad_data_raise():
         fit(_model(), x, y[:5], progress=False)
     with pytest.raises(ValueError, match=r"spikes \[T, B, 6\]"):
         _model()(x[..., :3])
+
+
+def test_a_dataset_of_pairs_trains_like_the_stacked_tensors():
+    x, y = _task()
+    pairs = [(x[:, i], int(y[i])) for i in range(x.shape[1])]
+    runs = []
+    for data in ((x, y), (pairs, None)):
+        model = _model(seed=1)
+        runs.append(fit(model, *data, n_epochs=2, batch_size=16, learning_rate=0.05, seed=2, progress=False).train_loss)
+    assert runs[0] == runs[1]

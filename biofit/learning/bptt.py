@@ -184,7 +184,46 @@ def _split(n: int, fraction: float, generator: torch.Generator) -> tuple[Tensor,
     return order[n_val:], order[:n_val]
 
 
-def fit(model: nn.Module, X: Tensor, y, *, validation: tuple | None = None, validation_fraction: float = 0.0,
+def as_tensors(dataset) -> tuple[Tensor, Tensor]:
+    """``(X[T, n, N], y[n])`` from a sequence / `torch.utils.data.Dataset` of ``(x[T, N], label)``
+    pairs, stacked along the batch dimension (the whole set is held in memory)."""
+    pairs = [dataset[i] for i in range(len(dataset))]
+    if not pairs:
+        raise ValueError("the dataset is empty")
+    return torch.stack([torch.as_tensor(x) for x, _ in pairs], 1), torch.as_tensor([int(t) for _, t in pairs])
+
+
+def _optimizer(model: nn.Module, learning_rate, intrinsic_learning_rate, weight_decay) -> torch.optim.Adam:
+    """Adam over the trainable parameters: the intrinsic ones in a group of their own."""
+    intrinsic = {id(p) for p in intrinsic_parameters(model)}
+    trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones stay as they are
+    groups = [{"params": [p for p in trained if id(p) not in intrinsic],
+               "lr": check_positive(learning_rate, "learning_rate")},
+              {"params": [p for p in trained if id(p) in intrinsic],
+               "lr": learning_rate if intrinsic_learning_rate is None
+               else check_positive(intrinsic_learning_rate, "intrinsic_learning_rate")}]
+    return torch.optim.Adam([g for g in groups if g["params"]], weight_decay=weight_decay)
+
+
+def _train_epoch(model, X, y, order: Tensor, batch_size: int, loss, optimizer, clip_grad_norm, device):
+    """One pass over the samples ``order`` in mini-batches; returns (mean loss, accuracy)."""
+    model.train()
+    total, correct = 0.0, 0
+    for batch in order.split(batch_size):
+        xb, yb = X[:, batch].to(device), y[batch].to(device)
+        logits = model(xb)
+        value = loss(logits, yb)
+        optimizer.zero_grad()
+        value.backward()
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+        optimizer.step()
+        total += float(value.detach()) * batch.numel()
+        correct += int((logits.argmax(1) == yb).sum())
+    return total / order.numel(), correct / order.numel()
+
+
+def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validation_fraction: float = 0.0,
         loss: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy, n_epochs: int = 20,
         batch_size: int = 32, learning_rate: float = 1e-3, intrinsic_learning_rate: float | None = None,
         weight_decay: float = 0.0, patience: int | None = None, clip_grad_norm: float | None = None,
@@ -192,6 +231,7 @@ def fit(model: nn.Module, X: Tensor, y, *, validation: tuple | None = None, vali
     """Train ``model`` (``X[T, B, N] -> logits[B, C]``) on spikes ``X: float[T, n_samples, N]`` and
     integer labels ``y: [n_samples]`` with Adam; returns a `History`.
 
+    ``X`` may instead be a dataset of ``(x[T, N], label)`` pairs, with ``y`` None (`as_tensors`);
     ``validation``: ``(X_val, y_val)``, or a random ``validation_fraction`` of ``X`` held out
     (0: no validation, no early stopping, the last epoch's state is kept). ``patience``: stop
     after that many epochs without a lower validation loss (None: run every epoch); the best
@@ -201,6 +241,8 @@ def fit(model: nn.Module, X: Tensor, y, *, validation: tuple | None = None, vali
     where to train (the model is moved there; batches are moved one at a time). ``seed`` draws
     the split and the mini-batch order.
     """
+    if y is None and not isinstance(X, Tensor):
+        X, y = as_tensors(X)
     X, y = _check_data(X, y, "X")
     n_epochs, batch_size = check_positive_int(n_epochs, "n_epochs"), check_positive_int(batch_size, "batch_size")
     fraction = float(validation_fraction)
@@ -217,37 +259,18 @@ def fit(model: nn.Module, X: Tensor, y, *, validation: tuple | None = None, vali
         train_idx, val_idx = _split(X.shape[1], fraction, generator)
         X_val, y_val = (X[:, val_idx], y[val_idx]) if val_idx.numel() else (None, None)
     model.to(device)
-    intrinsic = {id(p) for p in intrinsic_parameters(model)}
-    trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones stay as they are
-    groups = [{"params": [p for p in trained if id(p) not in intrinsic],
-               "lr": check_positive(learning_rate, "learning_rate")},
-              {"params": [p for p in trained if id(p) in intrinsic],
-               "lr": learning_rate if intrinsic_learning_rate is None
-               else check_positive(intrinsic_learning_rate, "intrinsic_learning_rate")}]
-    optimizer = torch.optim.Adam([g for g in groups if g["params"]], weight_decay=weight_decay)
+    optimizer = _optimizer(model, learning_rate, intrinsic_learning_rate, weight_decay)
     history, best, best_loss, waited = History(), None, float("inf"), 0
     start = time.perf_counter()
     from tqdm.auto import tqdm
 
     bar = tqdm(range(n_epochs), desc=description, disable=not progress, leave=False)
     for epoch in bar:
-        model.train()
-        total, correct, seen = 0.0, 0, 0
-        for batch in train_idx[torch.randperm(train_idx.numel(), generator=generator)].split(batch_size):
-            xb, yb = X[:, batch].to(device), y[batch].to(device)
-            logits = model(xb)
-            value = loss(logits, yb)
-            optimizer.zero_grad()
-            value.backward()
-            if clip_grad_norm is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-            optimizer.step()
-            total += float(value.detach()) * batch.numel()
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += batch.numel()
-        history.train_loss.append(total / seen)
-        history.train_accuracy.append(correct / seen)
-        postfix = {"loss": f"{total / seen:.3f}", "acc": f"{correct / seen:.3f}"}
+        order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
+        train_loss, train_acc = _train_epoch(model, X, y, order, batch_size, loss, optimizer, clip_grad_norm, device)
+        history.train_loss.append(train_loss)
+        history.train_accuracy.append(train_acc)
+        postfix = {"loss": f"{train_loss:.3f}", "acc": f"{train_acc:.3f}"}
         if X_val is not None:
             logits = batched_outputs(model, X_val, batch_size, device)
             val_loss = float(loss(logits, y_val))
