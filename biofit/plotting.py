@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from biofit.io.atomic import write_atomic
-from biofit.io.features import fi_curve
+from biofit.io.features import fi_curve, find_step
 from biofit.io.recording import Recording
 
 
@@ -65,5 +65,83 @@ def plot_recording(recording: Recording, path, max_sweeps: int = 8) -> Path:
     ax_fi.set_title("f–I curve", fontsize=9)
     try:
         return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+
+
+def _step_rate(current, dt: float, spikes) -> tuple[float, float] | None:
+    """(step amplitude [A], rate in the step [Hz]) of a sweep with a current step, else None."""
+    step = find_step(current, dt)
+    if step is None:
+        return None
+    start, end, amplitude = step
+    inside = np.asarray(current)[int(start / dt):int(end / dt)]
+    if end - start < 0.05 or np.std(inside) > 0.1 * abs(amplitude):  # not a step: a fluctuating current
+        return None
+    spikes = np.asarray(spikes)
+    return amplitude, float(((spikes >= start) & (spikes < end)).sum() / (end - start))
+
+
+def plot_fit(result, recordings, traces, path, max_sweeps: int = 4) -> Path:
+    """Write a PNG of a fit: data (black) and model (red) voltage of up to `max_sweeps` sweeps,
+    data and model spike rasters of all fitted sweeps, the f–I curves, and the parameter table
+    (fitted values, and true ones when the recording carries them)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweeps = [(rec, sw, tr) for rec, trs in zip(recordings, traces) for sw, tr in zip(rec.sweeps, trs)]
+    test = set(result.test_sweeps)
+    fig = plt.figure(figsize=(13, 7.5), constrained_layout=True)
+    grid = fig.add_gridspec(max_sweeps, 3)
+    shown = [sweeps[k] for k in np.unique(np.linspace(0, len(sweeps) - 1, max_sweeps).round().astype(int))]
+    for row, (rec, sw, tr) in enumerate(shown):
+        ax = fig.add_subplot(grid[row, 0])
+        ax.plot(sw.t, sw.voltage * 1e3, color="k", lw=0.5, label="data")
+        ax.plot(sw.t, np.asarray(tr) * 1e3, color="tab:red", lw=0.5, alpha=0.8, label="model")
+        kind = "test" if f"{rec.info.cell}:{sw.id}" in test else "train"
+        ax.set_title(f"{rec.info.cell} sweep {sw.id} ({kind})", fontsize=8)
+        ax.set_ylabel("V [mV]", fontsize=8)
+        if row == 0:
+            ax.legend(fontsize=7, loc="upper right")
+    ax.set_xlabel("time [s]")
+    ax_r = fig.add_subplot(grid[:, 1])
+    model_spikes = result.extra.get("model_spike_times", {})
+    labels = []
+    for k, (rec, sw, _) in enumerate(sweeps):
+        label = f"{rec.info.cell}:{sw.id}"
+        ax_r.plot(sw.spike_times, np.full(sw.spike_times.size, k + 0.15), "|", color="k", ms=4)
+        ms = np.asarray(model_spikes.get(label, []))
+        ax_r.plot(ms, np.full(ms.size, k - 0.15), "|", color="tab:red", ms=4)
+        labels.append(label + (" *" if label in test else ""))
+    ax_r.set_yticks(range(len(labels)), labels, fontsize=6)
+    ax_r.set_xlabel("time [s]")
+    ax_r.set_title("spikes: data (black), model (red); * test", fontsize=8)
+    ax_fi = fig.add_subplot(grid[: max(1, max_sweeps // 2), 2])
+    for who, colour in (("data", "k"), ("model", "tab:red")):
+        pts = [_step_rate(sw.current, sw.dt, sw.spike_times if who == "data" else
+                          model_spikes.get(f"{rec.info.cell}:{sw.id}", [])) for rec, sw, _ in sweeps]
+        pts = sorted(p for p in pts if p is not None)
+        if pts:
+            amps, rates = np.array(pts).T
+            levels = np.unique(amps)
+            ax_fi.plot(levels * 1e12, [rates[amps == a].mean() for a in levels], "o-", color=colour, label=who)
+    ax_fi.set_xlabel("step [pA]", fontsize=8)
+    ax_fi.set_ylabel("rate [Hz]", fontsize=8)
+    ax_fi.set_title("f–I curve", fontsize=9)
+    ax_fi.legend(fontsize=7)
+    ax_t = fig.add_subplot(grid[max(1, max_sweeps // 2):, 2])
+    ax_t.axis("off")
+    truth = result.true_parameters or {}
+    rows = [[name, f"{result.parameters[name]:.4g}", f"{truth[name]:.4g}" if name in truth else ""]
+            for name in result.fitted]
+    table = ax_t.table(cellText=rows, colLabels=["parameter (SI)", "fitted", "true"], loc="center")
+    table.set_fontsize(7)
+    test_gamma = result.test.get("mean", {}).get("gamma")
+    fig.suptitle(f"{result.model} fitted by {result.method} in {result.wall_time_s:.0f} s"
+                 + (f"; test Γ = {test_gamma:.3f}" if test_gamma is not None else ""), fontsize=10)
+    try:
+        return write_atomic(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)

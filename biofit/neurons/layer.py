@@ -53,6 +53,7 @@ Example
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 from collections.abc import Iterable, Mapping
 
@@ -160,8 +161,36 @@ class NeuronLayer(nn.Module):
         return self.code.source
 
     def intrinsic(self) -> dict[str, Tensor]:
-        """Current (constrained) value of every intrinsic parameter, SI units, shape [N] or []."""
-        return self.params()
+        """Current (constrained) value of every intrinsic parameter, SI units, shape [N] or [].
+
+        Inside `using`, the given values replace the layer's own."""
+        values = self.params()
+        override = getattr(self, "_override", None)
+        return values if override is None else {**values, **override}
+
+    @contextlib.contextmanager
+    def using(self, values: Mapping[str, Tensor]):
+        """Run the layer with parameter `values` (name -> float64 tensor ``[]`` or ``[N]``, SI, may
+        carry gradients) instead of its own, for the calls inside the block: a functional call,
+        as a fit needs to differentiate with respect to parameters it maps itself.
+
+        >>> import torch
+        >>> from biofit.neurons import LIF
+        >>> layer, tau = LIF(1, dt=1e-4), torch.tensor(5e-3, dtype=torch.float64, requires_grad=True)
+        >>> with layer.using({"tau_mem": tau}):
+        ...     v = layer.simulate(torch.full((100, 1, 1), 1e-10, dtype=torch.float64))[1]["v"]
+        >>> v.sum().backward(); bool(tau.grad < 0)    # a faster membrane charges faster
+        True
+        """
+        unknown = sorted(set(values) - set(self.model.parameter_names))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown} for model {self.model.name!r}")
+        previous = getattr(self, "_override", None)
+        self._override = {k: torch.as_tensor(v, dtype=torch.float64) for k, v in values.items()}
+        try:
+            yield self
+        finally:
+            self._override = previous
 
     def constants(self, dtype: torch.dtype, code: GeneratedCode | None = None) -> tuple:
         """The step's constants (``k`` of `biofit.neurons.torchgen`), float64, cast to `dtype`.
@@ -170,7 +199,7 @@ class NeuronLayer(nn.Module):
         ``tau_mem == tau_syn``, where Brian2's closed form divides by zero).
         """
         code = code or self.code
-        k = code.constants(self.params(), self.dt)
+        k = code.constants(self.intrinsic(), self.dt)
         for i, c in enumerate(k):
             if isinstance(c, Tensor) and not bool(torch.isfinite(c).all()):
                 raise ValueError(
@@ -182,7 +211,7 @@ class NeuronLayer(nn.Module):
 
     def refractory_length(self) -> Tensor | None:
         """K, the refractory length in steps (float64 [N] or []); None if never refractory."""
-        t_ref = self.code.refractory(self.code.constants(self.params(), self.dt))
+        t_ref = self.code.refractory(self.code.constants(self.intrinsic(), self.dt))
         return None if t_ref is None else refractory_steps(t_ref, self.dt)
 
     def initial_state(self, batch_size: int, dtype: torch.dtype = torch.float32, device=None):
@@ -190,17 +219,25 @@ class NeuronLayer(nn.Module):
         return self._initial_state(batch_size, self.constants(dtype), dtype, device)
 
     # -- running ----------------------------------------------------------------------------
-    def forward(self, inputs, state=None, return_state: bool = False):
+    def forward(self, inputs, state=None, return_state: bool = False, spikes: Tensor | None = None):
         """Spikes ``float[T, B, N]`` for inputs ``float[T, B, N]``; with ``return_state=True``
-        returns ``(spikes, final_state)``."""
-        spikes, _, final = self._run(inputs, state, record=False)
-        return (spikes, final) if return_state else spikes
+        returns ``(spikes, final_state)``; `spikes` forces them (see `simulate`)."""
+        out, _, final = self._run(inputs, state, record=False, forced=spikes)
+        return (out, final) if return_state else out
 
-    def simulate(self, inputs, state=None) -> tuple[Tensor, dict[str, Tensor]]:
+    def simulate(self, inputs, state=None, spikes: Tensor | None = None, return_state: bool = False):
         """Spikes and state traces: ``(spikes[T, B, N], {name: float[T, B, N]})`` for the model's
-        ``state`` names (see the module docstring for the alignment with Brian2)."""
-        spikes, traces, _ = self._run(inputs, state, record=True)
-        return spikes, traces
+        ``state`` names (see the module docstring for the alignment with Brian2); with
+        ``return_state=True`` also the final state.
+
+        `spikes` (0/1 ``[T, B, N]``, optional) forces the spikes: the reset and refractoriness
+        follow the given spikes (e.g. a recording's, to fit the subthreshold dynamics between
+        them; Mensi et al. 2012, J. Neurophysiol. 107:1756), and the traces add
+        ``"threshold_argument"`` (``lhs - rhs`` of the threshold, or ``p`` of ``rand() < p``, at
+        every step) and, for refractory models, ``"active"`` (bool: not refractory).
+        """
+        out, traces, final = self._run(inputs, state, record=True, forced=spikes)
+        return (out, traces, final) if return_state else (out, traces)
 
     def _inputs(self, inputs) -> dict[str, Tensor]:
         names = self.model.inputs
@@ -254,7 +291,7 @@ class NeuronLayer(nn.Module):
             draws[name] = draw(shape, generator=self.generator, dtype=dtype).to(device)
         return draws
 
-    def _run(self, inputs, state, record: bool):
+    def _run(self, inputs, state, record: bool, forced: Tensor | None = None):
         u = self._inputs(inputs)
         first = next(iter(u.values()))
         n_steps, batch = first.shape[:2]
@@ -268,6 +305,10 @@ class NeuronLayer(nn.Module):
         noise = self._noise(code, first.shape, dtype, device)
         held = {name: u[name] for name in code.step.held_inputs}
         drive = code.drive({**held, **noise}, k)
+        if forced is not None:
+            if tuple(forced.shape) != tuple(first.shape):
+                raise ValueError(f"forced spikes have shape {tuple(forced.shape)}, the inputs {tuple(first.shape)}")
+            return self._scan(code, u, drive, noise, k, ref, state, record, forced.to(first).unbind(0))
         return self._scan(code, u, drive, noise, k, ref, state, record)
 
     def _call_constants(self, code: GeneratedCode, dtype, device) -> tuple:
@@ -279,7 +320,8 @@ class NeuronLayer(nn.Module):
         """
         tensors = [*self.parameters(), *self.buffers()]
         key = (id(code), dtype, str(device), tuple(t._version for t in tensors), tuple(id(t) for t in tensors))
-        reusable = not (torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()))
+        reusable = getattr(self, "_override", None) is None and not (
+            torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()))
         cached = getattr(self, "_constants_cache", None)
         if reusable and cached is not None and cached[0] == key:
             return cached[1]
@@ -299,19 +341,27 @@ class NeuronLayer(nn.Module):
         return lambda x, uniform: spike(x)
 
     def _step(self, code: GeneratedCode, fire, s: tuple, counter: Tensor, d: tuple, k: tuple,
-              ref: Tensor | None, uniform: Tensor | None, jumps: tuple = ()):
+              ref: Tensor | None, uniform: Tensor | None, jumps: tuple = (), forced: Tensor | None = None,
+              sink: list | None = None):
         """One step (module docstring): ``(z, new state tuple, refractory counter)``.
 
-        `d`: the step's drive values; `jumps`: ``(variable index, increment [B, N])`` pairs.
+        `d`: the step's drive values; `jumps`: ``(variable index, increment [B, N])`` pairs;
+        `forced`: this step's spikes, replacing the threshold's; `sink`: a list that receives
+        ``(threshold argument, active)`` of the step when spikes are forced.
         """
         new = code.update(s, d, k)
         if ref is not None:
             counter, active = refractory_tick(counter)
             new = tuple(hold(active, n, o) if name in code.step.frozen else n
                         for n, o, name in zip(new, s, code.step.variables))
-        z = fire(code.threshold(new, d, k), uniform)
-        if ref is not None:
-            z = z * active
+        if forced is None:
+            z = fire(code.threshold(new, d, k), uniform)
+            if ref is not None:
+                z = z * active
+        else:
+            z = forced
+            if sink is not None:
+                sink.append((code.threshold(new, d, k), active if ref is not None else None))
         if jumps:
             new = list(new)
             for i, increment in jumps:
@@ -321,9 +371,9 @@ class NeuronLayer(nn.Module):
             counter = refractory_start(z, counter, ref)
         return z, s, counter
 
-    def _scan(self, code: GeneratedCode, u, drive, noise, k, ref, state, record: bool):
+    def _scan(self, code: GeneratedCode, u, drive, noise, k, ref, state, record: bool, forced=None):
         """The loop over time: ``(spikes[T, B, N], traces or None, final state)``."""
-        if self.fused is not None and code is self.code:
+        if self.fused is not None and code is self.code and forced is None:
             return fused_scan(self.fused, drive, k, ref, state, self.State, self.surrogate, self.width, record)
         st = code.step
         fire = self._spike_function(code)
@@ -332,10 +382,12 @@ class NeuronLayer(nn.Module):
         steps = [x.unbind(0) for x in drive]
         s, counter = tuple(state[:-1]), state.refractory
         spikes, trace = [], []
+        sink = [] if forced is not None and record else None
         for t in range(next(iter(u.values())).shape[0]):
             z, s, counter = self._step(code, fire, s, counter, tuple(x[t] for x in steps), k, ref,
                                        None if uniforms is None else uniforms[t],
-                                       tuple((i, values[t]) for i, values in jumps))
+                                       tuple((i, values[t]) for i, values in jumps),
+                                       None if forced is None else forced[t], sink)
             spikes.append(z)
             if record:
                 trace.append(s)
@@ -343,6 +395,10 @@ class NeuronLayer(nn.Module):
         if record:
             index = {name: i for i, name in enumerate(st.variables)}
             traces = {name: torch.stack([x[index[name]] for x in trace]) for name in self.model.state}
+        if sink:
+            traces["threshold_argument"] = torch.stack([x for x, _ in sink])
+            if sink[0][1] is not None:
+                traces["active"] = torch.stack([a for _, a in sink])
         return torch.stack(spikes), traces, self.State(*s, counter)
 
     def extra_repr(self) -> str:

@@ -114,12 +114,12 @@ class QIF(NeuronLayer):
     def window(self) -> tuple[Tensor, Tensor]:
         """Surrogate window edges ``(lower, upper)`` in volts, absolute (shape [N] or [])."""
         lo, hi = self._window_offsets(torch.float64)
-        v_peak = self.params()["v_peak"]
+        v_peak = self.intrinsic()["v_peak"]
         return v_peak + lo, v_peak + hi
 
     def _window_offsets(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """Window edges minus ``v_peak`` (V; lower < 0 < upper, at least 0.1 mV from it), detached."""
-        p = self.params()
+        p = self.intrinsic()
         lo, hi = qif_window(self.dt / p["tau_mem"], p["v_rest"], p["delta_v"], p["v_peak"])
         lo = torch.clamp(lo - p["v_peak"], max=-MIN_HALF_WINDOW).detach()
         hi = torch.clamp(hi - p["v_peak"], min=MIN_HALF_WINDOW).detach()

@@ -1,0 +1,108 @@
+"""The data side of a fit: sweeps chosen, checked and laid out on the simulation grid.
+
+`FitData` takes sweeps of one or more recordings (any sampling intervals) and a simulation step
+``dt``, by default the finest sampling interval. Each sweep's interval must be a whole multiple of
+``dt``: its current is held over each sample (repeated ``ratio`` times), and the model's voltage is
+compared with the data at the data's own samples (every ``ratio``-th simulation step). Sweeps of
+equal length on the simulation grid form a `Group`, simulated together.
+
+Every check runs here, before any simulation: sweep ids that do not exist, train/test overlap,
+NaN (impossible in a `Recording`, which validates at construction), a spike metric without spikes.
+
+Example
+-------
+>>> import numpy as np
+>>> from biofit.io import Recording, Sweep
+>>> rec = Recording([Sweep(k, 2e-4, np.zeros(50), np.full(50, -0.07)) for k in range(3)])
+>>> data = FitData.from_recordings([rec], [[0, 2]], dt=1e-4)
+>>> data.ratios, data.groups[0].current.shape      # two sweeps of 100 simulation steps
+((2, 2), (100, 2))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from biofit.io.recording import Recording, Sweep
+from biofit.validation import check_dt
+
+
+@dataclass(frozen=True)
+class Group:
+    """Sweeps of the same length on the simulation grid: ``current: float[T, n]`` (A) and the
+    indices of those sweeps in `FitData.sweeps`."""
+
+    index: tuple[int, ...]
+    current: np.ndarray
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Sweeps prepared for simulation at step `dt` (module docstring)."""
+
+    sweeps: tuple[Sweep, ...]
+    labels: tuple[str, ...]  # "recording:sweep" names, for reports
+    dt: float
+    ratios: tuple[int, ...]
+    groups: tuple[Group, ...]
+
+    @classmethod
+    def from_recordings(cls, recordings: Sequence[Recording], sweep_ids: Sequence[Sequence[int] | None],
+                        dt: float | None = None) -> FitData:
+        """Sweeps `sweep_ids[r]` of recording r (None: all); `dt` (s) defaults to the finest interval."""
+        sweeps, labels = [], []
+        for r, (rec, ids) in enumerate(zip(recordings, sweep_ids)):
+            chosen = rec.sweeps if ids is None else rec.select(list(ids)).sweeps
+            sweeps += chosen
+            name = rec.info.cell or f"recording{r}"
+            labels += [f"{name}:{s.id}" for s in chosen]
+        if not sweeps:
+            raise ValueError("no sweeps selected")
+        dt = min(s.dt for s in sweeps) if dt is None else check_dt(dt)
+        ratios = []
+        for s, label in zip(sweeps, labels):
+            ratio = s.dt / dt
+            if round(ratio) < 1 or abs(ratio - round(ratio)) > 1e-6 * ratio:
+                raise ValueError(f"sweep {label}: its sampling interval {s.dt} s is not a whole multiple of "
+                                 f"the simulation step dt = {dt} s")
+            ratios.append(int(round(ratio)))
+        lengths = [s.n_samples * q for s, q in zip(sweeps, ratios)]
+        groups = []
+        for n in sorted(set(lengths)):
+            index = tuple(i for i, m in enumerate(lengths) if m == n)
+            current = np.stack([np.repeat(sweeps[i].current, ratios[i]) for i in index], axis=1)
+            groups.append(Group(index, current))
+        return cls(tuple(sweeps), tuple(labels), float(dt), tuple(ratios), tuple(groups))
+
+    @property
+    def n_spikes(self) -> int:
+        return int(sum(s.spike_times.size for s in self.sweeps))
+
+    def require_spikes(self, what: str) -> None:
+        """ValueError if the sweeps hold no spike at all (a spike metric has nothing to match)."""
+        if self.n_spikes == 0:
+            raise ValueError(f"{what} needs spikes, but the sweeps {list(self.labels)} have none")
+
+
+def split_sweeps(recording: Recording, train: Sequence[int] | None, test: Sequence[int] | None):
+    """Train and test sweep ids of `recording`, checked: existing ids, no overlap.
+
+    Default: train = every sweep not in `test`; test = none.
+    """
+    ids = recording.sweep_ids
+    for name, chosen in (("train", train), ("test", test)):
+        missing = sorted(set(chosen or ()) - set(ids))
+        if missing:
+            raise ValueError(f"{name} sweep ids {missing} do not exist in {recording.info.cell or 'the recording'}; "
+                             f"its sweeps are {ids}")
+    test = list(test or ())
+    train = [i for i in ids if i not in test] if train is None else list(train)
+    overlap = sorted(set(train) & set(test))
+    if overlap:
+        raise ValueError(f"sweeps {overlap} are in both the train and the test set")
+    if not train:
+        raise ValueError("no train sweeps left")
+    return train, test

@@ -1,0 +1,356 @@
+r"""The gradient optimizer: Adam through the generated torch layer, with surrogate spike gradients.
+
+The parameters are unconstrained numbers :math:`z` mapped into their priors
+(:math:`u = \sigma(z)` in the unit cube, then linear or log per `Prior`), so every step stays
+inside the search space. The model is the layer `biofit.neurons.build_layer` generates from the
+model's Brian2 equations (`BlockALIF` for the ALIF with a refractory period: same spikes, faster),
+run with the candidate values through `NeuronLayer.using`.
+
+Multiple shooting. A sweep is cut into chunks of ``chunk`` seconds; each iteration simulates a
+random mini-batch of ``batch`` chunks in parallel, every chunk starting from the data's membrane
+potential (teacher forcing at the chunk start, except within 5 ms of a data spike) and, for the
+other state variables (adaptation, synaptic current, refractory count), from a free run of the
+model with the current parameters over the whole sweeps, refreshed every ``refresh`` iterations.
+The model thus never drifts far from the data inside a chunk, and a chunk costs ``chunk / dt``
+steps however long the sweeps are. This is truncated back-propagation through time with
+teacher-forced restarts (the multiple-shooting idea of parameter estimation in ODEs; Bock 1983).
+
+Loss of a chunk (`biofit.fitting.losses` on tensors): subthreshold voltage MSE (samples within
+``[-2, +5]`` ms of a data or model spike masked) per mV², the van Rossum (2001) distance squared
+between model and data spikes (``tau`` 10 ms, per data spike; it has a gradient through the
+surrogate, the coincidence factor has none) and the squared relative spike-count error, weighted
+as the `WeightedLoss` given (Γ's weight goes to van Rossum). 20 % of the chunks are held out for
+early stopping (``patience`` validations without improvement); the fit restarts from
+``restarts`` starting points (the data estimate first, then random points of the prior, seeded)
+and keeps the one with the best validation loss.
+
+Example
+-------
+>>> opt = Gradient(iterations=10, restarts=1, seed=0)
+>>> opt.chunk, opt.batch
+(0.05, 48)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from biofit.fitting.data import FitData
+from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss
+from biofit.fitting.priors import SearchSpace
+from biofit.neurons import BlockALIF, build_layer
+from biofit.validation import check_positive, check_positive_int
+
+_F64 = torch.float64
+TEACHER_GAP = 5e-3  # s: no teacher forcing of v within this distance of a data spike
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Chunk tensors, ``[L, C, 1]`` each: current (A); data voltage on the simulation grid (V; NaN
+    where no sample), data spikes (0/1 per step), loss mask (data spikes masked); per chunk: the
+    teacher voltage (``[C]``, NaN: none) and where it starts (sweep, step)."""
+
+    current: torch.Tensor
+    voltage: torch.Tensor
+    spikes: torch.Tensor
+    mask: torch.Tensor
+    teacher: torch.Tensor
+    where: list
+
+    @property
+    def v_range(self) -> tuple[float, float]:
+        """Lowest and highest data voltage (V)."""
+        v = self.voltage[~torch.isnan(self.voltage)]
+        return float(v.min()), float(v.max())
+
+
+def _sweep_grid(data: FitData, s: int):
+    sw, q = data.sweeps[s], data.ratios[s]
+    n = sw.n_samples * q
+    current = np.repeat(sw.current, q)
+    voltage = np.full(n, np.nan)
+    voltage[q - 1::q][: sw.n_samples - 1] = sw.voltage[1:]  # state after step k <-> sample (k + 1)/q
+    spikes = np.zeros(n)
+    steps = np.clip(np.round(sw.spike_times / data.dt).astype(int), 0, n - 1)
+    spikes[steps] = 1.0
+    return current, voltage, spikes, sw
+
+
+def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
+    """All chunks of the sweeps (the last incomplete one of each sweep dropped)."""
+    cur, vol, spk, msk, teach, where = [], [], [], [], [], []
+    for s in range(len(data.sweeps)):
+        current, voltage, spikes, sw = _sweep_grid(data, s)
+        t = (np.arange(current.size) + 1) * data.dt
+        keep = np.ones(current.size, dtype=bool)
+        for ts in sw.spike_times:
+            keep &= ~((t >= ts - loss.before) & (t <= ts + loss.after))
+        for k0 in range(0, current.size - chunk_steps + 1, chunk_steps):
+            sl = slice(k0, k0 + chunk_steps)
+            cur.append(current[sl]), vol.append(voltage[sl]), spk.append(spikes[sl]), msk.append(keep[sl])
+            near = np.any(np.abs(sw.spike_times - k0 * data.dt) < TEACHER_GAP)
+            sample = k0 // data.ratios[s]
+            teach.append(np.nan if near or k0 % data.ratios[s] else sw.voltage[sample])
+            where.append((s, k0))
+    if not cur:
+        raise ValueError(f"the sweeps are shorter than one chunk of {chunk_steps} steps")
+    stack = lambda xs: torch.tensor(np.stack(xs, axis=1)[:, :, None], dtype=_F64)  # noqa: E731
+    return Chunks(stack(cur), stack(vol), stack(spk), torch.tensor(np.stack(msk, 1)[:, :, None]),
+                  torch.tensor(teach, dtype=_F64), where)
+
+
+def _forced_run(layer, current, state, forced):
+    """``(spikes, final state)`` of `layer` with spikes `forced` (`NeuronLayer.forward`)."""
+    return layer(current, state=state, return_state=True, spikes=forced)
+
+
+def _shift(start, final, previous: torch.Tensor):
+    """Next chunk starts: chunk c starts where chunk c - 1 of the same sweep ended (detached)."""
+    fields = []
+    for a, b in zip(start, final):
+        moved = torch.cat([a[:1], b.detach()[:-1]], dim=0)
+        fields.append(torch.where(previous.view(-1, 1), moved, a))
+    return type(start)(*fields)
+
+
+def spike_nll(x: torch.Tensor, spikes: torch.Tensor, active, hazard: torch.Tensor, dt: float,
+              escape: bool) -> torch.Tensor:
+    r"""Negative log-likelihood of `spikes` under an escape hazard on the threshold argument `x`.
+
+    :math:`\lambda_n = \exp(x_n / \Delta) / \tau_0` with ``hazard = (log Delta, log tau_0)``
+    (a deterministic threshold ``x > 0`` is the limit :math:`\Delta \to 0`; Jolivet, Lewis &
+    Gerstner 2004, J. Neurophysiol. 92:959), :math:`p_n = 1 - e^{-\lambda_n dt}`, summed over the
+    steps where the neuron is active: :math:`-\sum_n z_n \log p_n + (1 - z_n) \lambda_n dt`.
+    For an escape-noise model (``rand() < p``) `x` is already :math:`p_n`.
+    """
+    if escape:
+        p = x.clamp(1e-12, 1 - 1e-12)
+        terms = -(spikes * torch.log(p) + (1 - spikes) * torch.log1p(-p))
+    else:
+        log_rate_dt = (x / torch.exp(hazard[0])).clamp(max=MAX_LOG_HAZARD)
+        rate_dt = torch.exp(log_rate_dt)
+        log_p = torch.log(-torch.expm1(-rate_dt.clamp(min=1e-300)))
+        terms = -(spikes * log_p - (1 - spikes) * rate_dt)
+    if active is not None:
+        terms = torch.where(active, terms, torch.zeros_like(terms))
+    return terms.sum((0, 2))
+
+
+@dataclass(frozen=True)
+class Gradient:
+    """Gradient-descent settings (module docstring): ``iterations`` per start, ``restarts``
+    starting points, ``lr`` (Adam, on the unconstrained coordinates), ``chunk`` (s),
+    ``patience`` (validations without improvement), ``validate_every`` (iterations), ``seed``."""
+
+    iterations: int = 300
+    restarts: int = 1
+    lr: float = 0.05
+    chunk: float = 0.05
+    patience: int = 5
+    validate_every: int = 10
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("iterations", "restarts", "patience", "validate_every"):
+            check_positive_int(getattr(self, name), name)
+        check_positive(self.lr, "lr")
+        check_positive(self.chunk, "chunk")
+
+    # -- the model side -------------------------------------------------------------------
+    def layer(self, space: SearchSpace, dt: float):
+        model = space.model
+        fixed = {k: v for k, v in space.fixed.items()}
+        if model.name == "alif" and "t_ref" in fixed and math.floor(fixed["t_ref"] / dt + 1e-3) >= 2:
+            return BlockALIF(1, dt, **fixed)
+        return build_layer(model, 1, dt, **{k: v for k, v in fixed.items()})
+
+    @staticmethod
+    def values(space: SearchSpace, z: torch.Tensor) -> dict[str, torch.Tensor]:
+        u = torch.sigmoid(z)
+        out = {}
+        for i, name in enumerate(space.names):
+            p = space.priors[name]
+            if p.log:
+                out[name] = torch.exp(math.log(p.lo) + u[i] * (math.log(p.hi) - math.log(p.lo)))
+            else:
+                out[name] = p.lo + u[i] * (p.hi - p.lo)
+        return out
+
+    def chunk_states(self, layer, data: FitData, chunks: Chunks, steps: int, values):
+        """The model's state at every chunk start (one state of batch C), from a run over the whole
+        sweeps with the data's spikes forced (no gradient): adaptation and refractoriness then
+        follow the recorded spike history, whatever the candidate's own spikes would be."""
+        starts: dict = {}
+        with torch.no_grad(), layer.using(values):
+            for group in data.groups:
+                current = torch.tensor(group.current, dtype=_F64)[:, :, None]
+                forced = np.stack([_sweep_grid(data, s)[2] for s in group.index], 1)
+                forced = torch.as_tensor(forced, dtype=_F64)[:, :, None]
+                state = layer.initial_state(len(group.index), _F64)
+                for k0 in range(0, current.shape[0] - steps + 1, steps):
+                    for col, s in enumerate(group.index):
+                        starts[(s, k0)] = type(state)(*(x[col:col + 1] for x in state))
+                    _, state = _forced_run(layer, current[k0:k0 + steps], state, forced[k0:k0 + steps])
+        chosen = [starts[w] for w in chunks.where]
+        return type(chosen[0])(*(torch.cat(x, dim=0) for x in zip(*chosen)))
+
+    # -- the loss ---------------------------------------------------------------------------
+    def chunk_loss(self, layer, values, hazard, chunks: Chunks, masks, state, weights):
+        """Losses of every chunk with the data's spikes forced, for parameter `values`: a tensor
+        per entry of `masks` (bool ``[C]``: the chunks it sums over), and the chunks' final states."""
+        w_volt, w_spk, v_loss = weights
+        stacked = state._asdict()
+        if "v" in stacked:
+            teacher = chunks.teacher.view(-1, 1)
+            stacked["v"] = torch.where(torch.isnan(teacher), stacked["v"], teacher)
+        with layer.using(values):
+            _, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked),
+                                              spikes=chunks.spikes, return_state=True)
+        per_chunk_v = per_chunk_s = torch.zeros(chunks.current.shape[1], dtype=_F64)
+        ok = chunks.mask & ~torch.isnan(chunks.voltage)
+        if w_volt and "v" in traces:
+            # a membrane run away between forced spikes (AdEx past its cut-off) is clipped to the
+            # data's range + 20 mV: the spike likelihood, not a 1e12 V error, says it fired early
+            lo, hi = chunks.v_range
+            model_v = traces["v"].clamp(lo - 0.02, hi + 0.02)
+            diff = torch.where(ok, model_v - torch.nan_to_num(chunks.voltage), torch.zeros_like(chunks.voltage))
+            per_chunk_v = diff.pow(2).sum((0, 2))
+        if w_spk:
+            per_chunk_s = spike_nll(traces["threshold_argument"], chunks.spikes, traces.get("active"), hazard,
+                                    layer.dt, layer.code.step.threshold_kind == "escape")
+        n_ok, n_spk = ok.sum((0, 2)).to(_F64), chunks.spikes.sum((0, 2))
+        out = []
+        for m in masks:
+            total = w_volt * per_chunk_v[m].sum() / n_ok[m].sum().clamp(min=1) / v_loss.scale**2
+            out.append(total + w_spk * per_chunk_s[m].sum() / n_spk[m].sum().clamp(min=1.0))
+        return out, final
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, space: SearchSpace, data: FitData, loss: WeightedLoss, start: np.ndarray, progress: bool = True):
+        """Fit from unit point `start` (then ``restarts - 1`` random points of the prior).
+
+        Every iteration simulates all chunks (the held-out 20 % too) and takes the next
+        iteration's chunk starts from the preceding chunks' final states (a relaxation of the
+        multiple-shooting continuity); one full forced run per start sets them first.
+        Returns ``(best unit point, best validation loss, history)``; history has one row per
+        validation: ``{"restart", "iteration", "train_loss", "validation_loss", "time_s"}``.
+        """
+        weights = self._weights(loss)
+        if weights[1]:
+            data.require_spikes("the spike term of the loss")
+        lcm = int(np.lcm.reduce(data.ratios))
+        steps = max(lcm, int(round(self.chunk / data.dt)) // lcm * lcm)
+        chunks = make_chunks(data, steps, weights[2])
+        n_chunks = chunks.current.shape[1]
+        gen = torch.Generator().manual_seed(int(self.seed))
+        held_out = torch.zeros(n_chunks, dtype=torch.bool)
+        held_out[torch.randperm(n_chunks, generator=gen)[: n_chunks // 5]] = True
+        masks = (~held_out, held_out if held_out.any() else ~held_out)
+        previous = torch.tensor([c > 0 and chunks.where[c - 1][0] == w[0] for c, w in enumerate(chunks.where)])
+        rng = np.random.default_rng(self.seed)
+        starts = [np.asarray(start)] + [rng.uniform(0.1, 0.9, len(space.names)) for _ in range(self.restarts - 1)]
+        layer = self.layer(space, data.dt)
+        hazard = torch.tensor([math.log(HAZARD_SOFTNESS * layer.width / 1e-3)], dtype=_F64)
+        best = (np.asarray(start), float("inf"))
+        history, t0 = [], time.perf_counter()
+        bar = tqdm(total=self.restarts * self.iterations, desc=f"gradient {space.model.name}", disable=not progress)
+        try:
+            for r, u0 in enumerate(starts):
+                u0 = np.clip(u0, 1e-3, 1 - 1e-3)
+                z = torch.tensor(np.log(u0 / (1 - u0)), dtype=_F64, requires_grad=True)
+                opt = torch.optim.Adam([z], lr=self.lr)
+                state = self.chunk_states(layer, data, chunks, steps, self.values(space, z.detach()))
+                run_best, stale = (z.detach().clone(), float("inf")), 0
+                for it in range(self.iterations):
+                    opt.zero_grad()
+                    (train, val), final = self.chunk_loss(layer, self.values(space, z), hazard, chunks, masks,
+                                                          state, weights)
+                    train.backward()
+                    if torch.isfinite(z.grad).all():
+                        opt.step()
+                    state = _shift(state, final, previous)
+                    bar.update(1)
+                    if (it + 1) % self.validate_every and it + 1 != self.iterations:
+                        continue
+                    val = float(val.detach())
+                    history.append({"restart": r, "iteration": it + 1, "train_loss": float(train.detach()),
+                                    "validation_loss": val, "time_s": time.perf_counter() - t0})
+                    bar.set_postfix(loss=f"{val:.4f}", restart=r)
+                    if val < run_best[1] - 1e-9:
+                        run_best, stale = (z.detach().clone(), val), 0
+                    else:
+                        stale += 1
+                        if stale >= self.patience:
+                            bar.update(self.iterations - it - 1)
+                            break
+                if run_best[1] < best[1]:
+                    best = (torch.sigmoid(run_best[0]).numpy(), run_best[1])
+        finally:
+            bar.close()
+        return best[0], best[1], history
+
+    def curvature(self, space: SearchSpace, data: FitData, loss: WeightedLoss, u: np.ndarray,
+                  step: float = 0.01) -> tuple[np.ndarray, float]:
+        """Diagonal curvature of the gradient objective at unit point `u` (central differences of
+        its gradient, ``step`` in unit coordinates) and the objective's value there."""
+        weights = self._weights(loss)
+        lcm = int(np.lcm.reduce(data.ratios))
+        steps = max(lcm, int(round(self.chunk / data.dt)) // lcm * lcm)
+        chunks = make_chunks(data, steps, weights[2])
+        layer = self.layer(space, data.dt)
+        hazard = torch.tensor([math.log(HAZARD_SOFTNESS * layer.width / 1e-3)], dtype=_F64)
+        everything = torch.ones(chunks.current.shape[1], dtype=torch.bool)
+        u = np.clip(np.asarray(u, dtype=np.float64), 2 * step, 1 - 2 * step)
+        state = self.chunk_states(layer, data, chunks, steps, self.values_unit(space, torch.tensor(u)))
+
+        def grad_at(point):
+            x = torch.tensor(point, dtype=_F64, requires_grad=True)
+            (value,), _ = self.chunk_loss(layer, self.values_unit(space, x), hazard, chunks, (everything,),
+                                          state, weights)
+            value.backward()
+            return x.grad.numpy().copy(), float(value)
+
+        _, value = grad_at(u)
+        out = np.empty(u.size)
+        for i in range(u.size):
+            e = np.zeros(u.size)
+            e[i] = step
+            out[i] = (grad_at(u + e)[0][i] - grad_at(u - e)[0][i]) / (2 * step)
+        return out, value
+
+    @staticmethod
+    def values_unit(space: SearchSpace, u: torch.Tensor) -> dict[str, torch.Tensor]:
+        """SI values of unit coordinates `u` (differentiable): `values` without the logistic map."""
+        return Gradient.values(space, torch.logit(u.clamp(1e-9, 1 - 1e-9)))
+
+    @staticmethod
+    def _weights(loss: WeightedLoss):
+        """``(voltage weight, spike weight, VoltageLoss)`` of the torch objective from `loss`:
+        its voltage term, and its spike-timing and count terms as the spike likelihood."""
+        w_volt = w_spk = 0.0
+        v_loss = VoltageLoss()
+        for term, weight in loss.terms:
+            if isinstance(term, VoltageLoss):
+                w_volt, v_loss = w_volt + weight, term
+            elif isinstance(term, (GammaLoss, VanRossumLoss, CountLoss)):
+                w_spk += weight
+            else:
+                raise ValueError(f"the gradient optimizer has no torch form of {term!r}")
+        return w_volt, SPIKE_SCALE * w_spk, v_loss
+
+
+# Delta of the likelihood per unit of the layer's surrogate width (0.5 mV for a 1 mV width, 5 mV for
+# AdEx's 10 mV, whose membrane crosses its cut-off in a step or two): fixed, not fitted, since a
+# learnt softness lets the fit trade a sharp threshold for a wide one
+HAZARD_SOFTNESS = 0.5e-3
+SPIKE_SCALE = 0.05
+# the hazard saturates at e^3 spikes a step: a membrane far above its cut-off between two forced
+# spikes (a runaway AdEx) costs a bounded amount a step instead of swamping every other term
+MAX_LOG_HAZARD = 3.0  # likelihood per spike (nats) against the voltage error per mV^2

@@ -1,0 +1,155 @@
+r"""The loss part of a fit: what makes a model response worse than another, per sweep.
+
+Each loss maps a model `Response` and the data `Sweep` to a number >= 0 (0: perfect); a fit's
+loss is the mean over its sweeps. The parts, as in brian2modelfitting's metric objects:
+
+* `GammaLoss`: :math:`1 - \Gamma` with the published coincidence factor (QSNMC 2007, Jolivet et
+  al. 2008; ``delta`` 4 ms by default, the window of QSNMC 2009). A sweep without data spikes
+  scores 0 if the model is silent too, else 1.
+* `VanRossumLoss`: the van Rossum (2001) distance squared per data spike (``tau`` 10 ms).
+* `VoltageLoss`: the subthreshold voltage RMSE (samples from ``before`` a spike to ``after`` it
+  masked, for model and data spikes) divided by ``scale`` (1 mV).
+* `CountLoss`: :math:`|N_{model} - N_{data}| / \max(N_{data}, 1)`, the f–I curve's error.
+* `WeightedLoss`: a weighted sum of the above; `default_loss` is the one `fit` uses.
+
+The gradient optimizer (`biofit.fitting.gradient`) uses the differentiable ones (voltage,
+van Rossum, count) on torch tensors and replaces Γ, which has no gradient, by van Rossum.
+
+Example
+-------
+>>> import numpy as np
+>>> from biofit.io import Sweep
+>>> from biofit.fitting.simulate import Response
+>>> sweep = Sweep(0, 1e-4, np.zeros(10000), np.full(10000, -0.07), spike_times=np.array([0.2, 0.6]))
+>>> CountLoss()(Response(np.full(10000, -0.07), np.array([0.2])), sweep)
+0.5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from biofit.fitting.coincidence import gamma_factor
+from biofit.fitting.metrics import van_rossum_distance
+from biofit.fitting.simulate import Response
+from biofit.io.recording import Sweep
+from biofit.validation import check_positive
+
+
+def spike_mask(n: int, dt: float, spike_times, before: float, after: float) -> np.ndarray:
+    """bool[n]: False on the samples within [t - before, t + after] of any spike time t."""
+    keep = np.ones(n, dtype=bool)
+    times = np.asarray(spike_times, dtype=np.float64)
+    if times.size:
+        lo = np.clip(np.ceil((times - before) / dt - 1e-9).astype(np.int64), 0, n)
+        hi = np.clip(np.floor((times + after) / dt + 1e-9).astype(np.int64) + 1, 0, n)
+        edges = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(edges, lo, 1)
+        np.add.at(edges, hi, -1)
+        keep = np.cumsum(edges[:-1]) == 0
+    return keep
+
+
+@dataclass(frozen=True)
+class GammaLoss:
+    """:math:`1 - \\Gamma` (QSNMC 2007 coincidence factor, window ``delta`` s)."""
+
+    delta: float = 4e-3
+
+    def __post_init__(self):
+        check_positive(self.delta, "delta")
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        data, model = sweep.spike_times, response.spike_times
+        if data.size == 0:
+            return float(model.size > 0)
+        if model.size == 0:
+            return 1.0
+        rate_limit = 1.0 / (2.0 * self.delta)  # Gamma's normalisation needs 2 nu delta < 1
+        if model.size / sweep.duration >= rate_limit:
+            return 1.0
+        return 1.0 - gamma_factor(model, data, self.delta, sweep.duration)
+
+
+@dataclass(frozen=True)
+class VanRossumLoss:
+    """van Rossum distance squared per data spike (``tau`` s)."""
+
+    tau: float = 10e-3
+
+    def __post_init__(self):
+        check_positive(self.tau, "tau")
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        d = van_rossum_distance(response.spike_times, sweep.spike_times, self.tau)
+        return d * d / max(sweep.spike_times.size, 1)
+
+
+@dataclass(frozen=True)
+class VoltageLoss:
+    """Subthreshold voltage RMSE / ``scale`` (V); spikes masked from ``before`` to ``after`` (s)."""
+
+    scale: float = 1e-3
+    before: float = 2e-3
+    after: float = 5e-3
+
+    def __post_init__(self):
+        check_positive(self.scale, "scale")
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        n = sweep.n_samples
+        keep = spike_mask(n, sweep.dt, sweep.spike_times, self.before, self.after)
+        keep &= spike_mask(n, sweep.dt, response.spike_times, self.before, self.after)
+        if not keep.any():
+            return 0.0
+        diff = response.voltage[keep] - sweep.voltage[keep]
+        if not np.all(np.isfinite(diff)):
+            return float("inf")
+        return float(np.sqrt(np.mean(diff * diff)) / self.scale)
+
+
+@dataclass(frozen=True)
+class CountLoss:
+    """Relative spike-count error of a sweep."""
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        n = sweep.spike_times.size
+        return abs(response.spike_times.size - n) / max(n, 1)
+
+
+@dataclass(frozen=True)
+class WeightedLoss:
+    """Weighted sum of losses: ``terms`` is a tuple of ``(loss, weight)``."""
+
+    terms: tuple
+
+    def __post_init__(self):
+        if not self.terms:
+            raise ValueError("a WeightedLoss needs at least one (loss, weight) term")
+        for loss, weight in self.terms:
+            if not callable(loss):
+                raise TypeError(f"{loss!r} is not a loss")
+            if not np.isfinite(weight) or weight < 0:
+                raise ValueError(f"loss weights must be finite and >= 0, got {weight!r}")
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        return float(sum(w * loss(response, sweep) for loss, w in self.terms if w))
+
+    def uses_spikes(self) -> bool:
+        return any(isinstance(loss, (GammaLoss, VanRossumLoss)) and w for loss, w in self.terms)
+
+
+def default_loss() -> WeightedLoss:
+    """Spike timing (1 - Gamma, 4 ms), subthreshold voltage (per mV) and spike count, weighted 1,
+    0.2 and 0.5: a good fit of a noisy recording has Gamma ~ its reliability and a voltage error
+    of ~0.5 mV, so no term dominates."""
+    return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2), (CountLoss(), 0.5)))
+
+
+def mean_loss(loss, responses, sweeps) -> float:
+    """Mean of `loss` over the sweeps (a non-finite value counts as +inf)."""
+    values = [loss(r, s) for r, s in zip(responses, sweeps)]
+    total = float(np.mean(values))
+    return total if np.isfinite(total) else float("inf")
