@@ -1,34 +1,41 @@
-r"""The gradient optimizer: Adam through the generated torch layer, with surrogate spike gradients.
+r"""The gradient optimizer: Adam through the generated torch layer, with the data's spikes forced.
 
 The parameters are unconstrained numbers :math:`z` mapped into their priors
 (:math:`u = \sigma(z)` in the unit cube, then linear or log per `Prior`), so every step stays
 inside the search space. The model is the layer `biofit.neurons.build_layer` generates from the
-model's Brian2 equations (`BlockALIF` for the ALIF with a refractory period: same spikes, faster),
-run with the candidate values through `NeuronLayer.using`.
+model's Brian2 equations, run with the candidate values through `NeuronLayer.using`.
 
-Multiple shooting. A sweep is cut into chunks of ``chunk`` seconds; each iteration simulates a
-random mini-batch of ``batch`` chunks in parallel, every chunk starting from the data's membrane
-potential (teacher forcing at the chunk start, except within 5 ms of a data spike) and, for the
-other state variables (adaptation, synaptic current, refractory count), from a free run of the
-model with the current parameters over the whole sweeps, refreshed every ``refresh`` iterations.
-The model thus never drifts far from the data inside a chunk, and a chunk costs ``chunk / dt``
-steps however long the sweeps are. This is truncated back-propagation through time with
-teacher-forced restarts (the multiple-shooting idea of parameter estimation in ODEs; Bock 1983).
+The objective is the one of spike-response model fitting (Jolivet, Lewis & Gerstner 2004; Mensi
+et al. 2012, J. Neurophysiol. 107:1756), generalised to any model through its generated step:
 
-Loss of a chunk (`biofit.fitting.losses` on tensors): subthreshold voltage MSE (samples within
-``[-2, +5]`` ms of a data or model spike masked) per mV², the van Rossum (2001) distance squared
-between model and data spikes (``tau`` 10 ms, per data spike; it has a gradient through the
-surrogate, the coincidence factor has none) and the squared relative spike-count error, weighted
-as the `WeightedLoss` given (Γ's weight goes to van Rossum). 20 % of the chunks are held out for
-early stopping (``patience`` validations without improvement); the fit restarts from
-``restarts`` starting points (the data estimate first, then random points of the prior, seeded)
-and keeps the one with the best validation loss.
+* the model is run with the **data's spikes forced** (`NeuronLayer.simulate` ``spikes=``): the
+  resets, jumps (``w += b``) and refractory periods happen when the cell spiked, so the
+  subthreshold trajectory stays comparable with the data and the voltage error is a smooth
+  function of the parameters. Its term is the subthreshold voltage MSE per mV² (samples within
+  ``[-before, +after]`` of a data spike masked, `VoltageLoss`);
+* the threshold is scored by the **likelihood of the data's spikes** under an escape hazard on the
+  threshold's argument x (`spike_nll`; for ``v > v_th + a``, x = v - v_th - a on the forced
+  trajectory), which makes the threshold parameters (``v_th``, ``beta``, ``tau_adapt``; a cut-off
+  the dynamics run up to, as AdEx's ``V_peak``, tests ``V_T`` and ``Delta_T``) smooth to fit too.
+  The spike weight of the given `WeightedLoss` (its Γ and count terms) sets its weight.
+
+Multiple shooting: the sweeps are cut into chunks of ``chunk`` seconds, all simulated in parallel
+each iteration, each starting from the data's voltage (teacher forcing, except within 5 ms of a
+data spike) and, for the other state variables, from where the preceding chunk of the same sweep
+ended in the previous iteration (one full forced run sets them first). A chunk thus costs
+``chunk / dt`` steps however long the sweeps are (truncated back-propagation through time; the
+multiple-shooting idea of ODE parameter estimation, Bock 1983). 20 % of the chunks are held out
+for early stopping (``patience`` validations without improvement); ``restarts`` starting points
+(the data estimate first, then random points of the prior, seeded) keep the best.
+
+Models with a fixed cut-off (AdEx, QIF) also reset at their own crossings during the forced runs
+(``own_spikes``), so the membrane never runs away between two data spikes.
 
 Example
 -------
->>> opt = Gradient(iterations=10, restarts=1, seed=0)
->>> opt.chunk, opt.batch
-(0.05, 48)
+>>> opt = Gradient(iterations=10, seed=0)
+>>> opt.chunk, opt.lr
+(0.05, 0.03)
 """
 
 from __future__ import annotations
@@ -108,7 +115,21 @@ def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
 
 def _forced_run(layer, current, state, forced):
     """``(spikes, final state)`` of `layer` with spikes `forced` (`NeuronLayer.forward`)."""
-    return layer(current, state=state, return_state=True, spikes=forced)
+    return layer(current, state=state, return_state=True, spikes=forced, own_spikes=layer.own_spikes)
+
+
+def threshold_is_fitted(space: SearchSpace) -> bool:
+    """Whether the threshold's right-hand side holds a fitted parameter or a state variable
+    (``v > v_th``, ``v > v_th + a``). If not, the threshold is a fixed cut-off (AdEx's
+    ``v > V_peak``) that the dynamics run up to: the forced runs then also reset at the model's own
+    crossings, so that the membrane never runs away between two data spikes."""
+    from biofit.neurons.layer import generated_code
+
+    step = generated_code(space.model).step
+    if step.threshold_kind == "escape":
+        return True
+    names = {s.name for s in step.threshold_parts[1].free_symbols}
+    return bool(names & (set(space.names) | set(step.variables)))
 
 
 def _shift(start, final, previous: torch.Tensor):
@@ -151,9 +172,9 @@ class Gradient:
 
     iterations: int = 300
     restarts: int = 1
-    lr: float = 0.05
+    lr: float = 0.03
     chunk: float = 0.05
-    patience: int = 5
+    patience: int = 10
     validate_every: int = 10
     seed: int = 0
 
@@ -168,8 +189,11 @@ class Gradient:
         model = space.model
         fixed = {k: v for k, v in space.fixed.items()}
         if model.name == "alif" and "t_ref" in fixed and math.floor(fixed["t_ref"] / dt + 1e-3) >= 2:
-            return BlockALIF(1, dt, **fixed)
-        return build_layer(model, 1, dt, **{k: v for k, v in fixed.items()})
+            layer = BlockALIF(1, dt, **fixed)
+        else:
+            layer = build_layer(model, 1, dt, **fixed)
+        layer.own_spikes = not threshold_is_fitted(space)
+        return layer
 
     @staticmethod
     def values(space: SearchSpace, z: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -211,8 +235,8 @@ class Gradient:
             teacher = chunks.teacher.view(-1, 1)
             stacked["v"] = torch.where(torch.isnan(teacher), stacked["v"], teacher)
         with layer.using(values):
-            _, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked),
-                                              spikes=chunks.spikes, return_state=True)
+            _, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked), spikes=chunks.spikes,
+                                              return_state=True, own_spikes=layer.own_spikes)
         per_chunk_v = per_chunk_s = torch.zeros(chunks.current.shape[1], dtype=_F64)
         ok = chunks.mask & ~torch.isnan(chunks.voltage)
         if w_volt and "v" in traces:

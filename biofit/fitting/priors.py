@@ -14,7 +14,7 @@ Example
 >>> space = SearchSpace.build("adex", params=("C", "g_L"), fixed={"V_peak": 0.0})
 >>> space.names
 ('C', 'g_L')
->>> [round(x, 3) for x in space.to_unit({"C": 200e-12, "g_L": 10e-9})]
+>>> [round(float(x), 3) for x in space.to_unit({"C": 200e-12, "g_L": 10e-9})]
 [0.5, 0.5]
 """
 

@@ -235,11 +235,11 @@ class BlockALIF(ALIF):
         recent = torch.cat([pending, spikes[-length:]])[-length:]
         return RecurrentALIFState(s.v, s.a, s.refractory, recent)
 
-    def _run(self, current: Tensor, state, record: bool, forced: Tensor | None = None):
+    def _run(self, current: Tensor, state, record: bool, forced: Tensor | None = None, own_spikes: bool = False):
         if forced is not None:  # given spikes: no blocks to exploit, the generated step runs them
             if self.recurrent:
                 raise ValueError("forced spikes are not supported by a recurrent BlockALIF")
-            return super()._run(current, state, record, forced)
+            return super()._run(current, state, record, forced, own_spikes)
         current, c, length, s0, pending, weight = self._start(current, state)
         weight_v = None if weight is None else c.gain.reshape(-1, 1) * weight  # gain folded in
         on_cpu = current.device.type == "cpu"

@@ -219,13 +219,15 @@ class NeuronLayer(nn.Module):
         return self._initial_state(batch_size, self.constants(dtype), dtype, device)
 
     # -- running ----------------------------------------------------------------------------
-    def forward(self, inputs, state=None, return_state: bool = False, spikes: Tensor | None = None):
+    def forward(self, inputs, state=None, return_state: bool = False, spikes: Tensor | None = None,
+                own_spikes: bool = False):
         """Spikes ``float[T, B, N]`` for inputs ``float[T, B, N]``; with ``return_state=True``
         returns ``(spikes, final_state)``; `spikes` forces them (see `simulate`)."""
-        out, _, final = self._run(inputs, state, record=False, forced=spikes)
+        out, _, final = self._run(inputs, state, record=False, forced=spikes, own_spikes=own_spikes)
         return (out, final) if return_state else out
 
-    def simulate(self, inputs, state=None, spikes: Tensor | None = None, return_state: bool = False):
+    def simulate(self, inputs, state=None, spikes: Tensor | None = None, return_state: bool = False,
+                 own_spikes: bool = False):
         """Spikes and state traces: ``(spikes[T, B, N], {name: float[T, B, N]})`` for the model's
         ``state`` names (see the module docstring for the alignment with Brian2); with
         ``return_state=True`` also the final state.
@@ -234,9 +236,11 @@ class NeuronLayer(nn.Module):
         follow the given spikes (e.g. a recording's, to fit the subthreshold dynamics between
         them; Mensi et al. 2012, J. Neurophysiol. 107:1756), and the traces add
         ``"threshold_argument"`` (``lhs - rhs`` of the threshold, or ``p`` of ``rand() < p``, at
-        every step) and, for refractory models, ``"active"`` (bool: not refractory).
+        every step) and, for refractory models, ``"active"`` (bool: not refractory). With
+        ``own_spikes=True`` the model's own threshold crossings reset it too (a cut-off such as
+        AdEx's ``V_peak`` is then never run past between two given spikes).
         """
-        out, traces, final = self._run(inputs, state, record=True, forced=spikes)
+        out, traces, final = self._run(inputs, state, record=True, forced=spikes, own_spikes=own_spikes)
         return (out, traces, final) if return_state else (out, traces)
 
     def _inputs(self, inputs) -> dict[str, Tensor]:
@@ -291,7 +295,7 @@ class NeuronLayer(nn.Module):
             draws[name] = draw(shape, generator=self.generator, dtype=dtype).to(device)
         return draws
 
-    def _run(self, inputs, state, record: bool, forced: Tensor | None = None):
+    def _run(self, inputs, state, record: bool, forced: Tensor | None = None, own_spikes: bool = False):
         u = self._inputs(inputs)
         first = next(iter(u.values()))
         n_steps, batch = first.shape[:2]
@@ -308,7 +312,7 @@ class NeuronLayer(nn.Module):
         if forced is not None:
             if tuple(forced.shape) != tuple(first.shape):
                 raise ValueError(f"forced spikes have shape {tuple(forced.shape)}, the inputs {tuple(first.shape)}")
-            return self._scan(code, u, drive, noise, k, ref, state, record, forced.to(first).unbind(0))
+            return self._scan(code, u, drive, noise, k, ref, state, record, forced.to(first).unbind(0), own_spikes)
         return self._scan(code, u, drive, noise, k, ref, state, record)
 
     def _call_constants(self, code: GeneratedCode, dtype, device) -> tuple:
@@ -342,7 +346,7 @@ class NeuronLayer(nn.Module):
 
     def _step(self, code: GeneratedCode, fire, s: tuple, counter: Tensor, d: tuple, k: tuple,
               ref: Tensor | None, uniform: Tensor | None, jumps: tuple = (), forced: Tensor | None = None,
-              sink: list | None = None):
+              sink: list | None = None, own: bool = False):
         """One step (module docstring): ``(z, new state tuple, refractory counter)``.
 
         `d`: the step's drive values; `jumps`: ``(variable index, increment [B, N])`` pairs;
@@ -360,8 +364,15 @@ class NeuronLayer(nn.Module):
                 z = z * active
         else:
             z = forced
-            if sink is not None:
-                sink.append((code.threshold(new, d, k), active if ref is not None else None))
+            if sink is not None or own:
+                x = code.threshold(new, d, k)
+                if sink is not None:
+                    sink.append((x, active if ref is not None else None))
+                if own:
+                    crossed = (x.detach() > 0) if code.step.threshold_kind != "escape" else torch.zeros_like(z, dtype=torch.bool)
+                    if ref is not None:
+                        crossed = crossed & active
+                    z = torch.where(crossed, torch.ones_like(z), z)
         if jumps:
             new = list(new)
             for i, increment in jumps:
@@ -371,7 +382,8 @@ class NeuronLayer(nn.Module):
             counter = refractory_start(z, counter, ref)
         return z, s, counter
 
-    def _scan(self, code: GeneratedCode, u, drive, noise, k, ref, state, record: bool, forced=None):
+    def _scan(self, code: GeneratedCode, u, drive, noise, k, ref, state, record: bool, forced=None,
+              own_spikes: bool = False):
         """The loop over time: ``(spikes[T, B, N], traces or None, final state)``."""
         if self.fused is not None and code is self.code and forced is None:
             return fused_scan(self.fused, drive, k, ref, state, self.State, self.surrogate, self.width, record)
@@ -387,7 +399,7 @@ class NeuronLayer(nn.Module):
             z, s, counter = self._step(code, fire, s, counter, tuple(x[t] for x in steps), k, ref,
                                        None if uniforms is None else uniforms[t],
                                        tuple((i, values[t]) for i, values in jumps),
-                                       None if forced is None else forced[t], sink)
+                                       None if forced is None else forced[t], sink, own_spikes)
             spikes.append(z)
             if record:
                 trace.append(s)
