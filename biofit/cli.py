@@ -9,6 +9,8 @@ Subcommands::
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
     biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
+    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes] [--train-sweeps 0,2]
+               [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
     biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
 
 Each subcommand imports its (heavy) dependencies only when it runs, so ``biofit --version`` is instant.
@@ -155,6 +157,34 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ids(text: str | None):
+    return None if text is None else [int(s) for s in text.split(",") if s.strip()]
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from biofit.fitting import CMAES, Gradient, fit
+    from biofit.fitting.report import format_fit
+    from biofit.io import load_recording
+
+    fixed = {k: float(v) for k, v in _parse_pairs(args.fixed, "fixed").items()} if args.fixed else None
+    params = [p.strip() for p in args.params.split(",")] if args.params else None
+    optimizer = None
+    if args.iterations is not None and args.method == "gradient":
+        optimizer = Gradient(iterations=args.iterations, seed=args.seed)
+    if args.generations is not None and args.method == "cmaes":
+        optimizer = CMAES(generations=args.generations, seed=args.seed)
+    recordings = [load_recording(path, format=args.format) for path in args.recording]
+    out = Path(args.out)
+    for path, rec in zip(args.recording, recordings):
+        target = out if len(recordings) == 1 else out / Path(path).stem
+        result = fit(rec, args.model, method=args.method, params=params, fixed=fixed,
+                     train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
+                     optimizer=optimizer, dt=args.dt, seed=args.seed, out_dir=target)
+        print(format_fit(result))
+        print(f"wrote {target / 'fit.json'}, {target / 'fit.nwb'}, {target / 'fit.png'}")
+    return 0
+
+
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from biofit.experiments.registry import reproduction
 
@@ -233,6 +263,36 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("action", choices=("make",), help="make: (re)generate the files")
     data.add_argument("--out", default="data", help="output folder (default: data)")
     data.set_defaults(func=_cmd_data)
+
+    fit = sub.add_parser(
+        "fit", help="fit a neuron model to current-clamp recordings",
+        description="Fit a neuron model (built-in name) to each RECORDING in turn (ABF, NWB, text "
+                    "or a folder of text files, biofit NPZ): the parameters with a default search "
+                    "prior are fitted, the others keep the model's defaults or --fixed values. "
+                    "Methods: gradient (Adam through the torch layer generated from the model's "
+                    "Brian2 equations, the data's spikes forced, voltage error + spike likelihood), "
+                    "cmaes (CMA-ES over Brian2 populations, spike timing + voltage + spike count), "
+                    "hybrid (gradient, then CMA-ES). Writes DIR/fit.json (parameters in SI under "
+                    "the model's own names, train and test scores), DIR/fit.nwb (data and model "
+                    "voltage) and DIR/fit.png; prints the parameter table (and the true values "
+                    "of a synthetic recording) and the scores. Several recordings: DIR/<name>/.")
+    fit.add_argument("recording", nargs="+", help="recording files or folders")
+    fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex)")
+    fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes"),
+                     help="optimizer (default: per model, hybrid for the built-ins)")
+    fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
+    fit.add_argument("--fixed", help="fixed parameter values in SI, e.g. t_ref=0.002,V_peak=0")
+    fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")
+    fit.add_argument("--test-sweeps", help="comma-separated held-out sweep ids (default: none)")
+    fit.add_argument("--dt", type=float, help="simulation step in s (default: the sampling interval; "
+                     "must divide it)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
+    fit.add_argument("--iterations", type=int, help="gradient: iterations (default 300)")
+    fit.add_argument("--generations", type=int, help="cmaes: generations (default 80)")
+    fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
+                     help="recording format (default: from the suffix)")
+    fit.add_argument("--out", default="results/fit", help="output folder (default results/fit)")
+    fit.set_defaults(func=_cmd_fit)
 
     from biofit.experiments.registry import REPRODUCTIONS
 

@@ -93,10 +93,12 @@ def score(model: NeuronModel, parameters: Mapping[str, float], data: FitData, re
 
 
 def summarise(rows: list[dict], repeat_rows: list[dict] | None = None) -> dict[str, float]:
-    """Means over sweeps (and over repeat groups for the normalised scores)."""
+    """Means over sweeps (and over repeat groups for the normalised scores); Γ is averaged over the
+    sweeps where the cell spiked (a silent sweep is scored by the spike count error)."""
     out: dict[str, float] = {}
     for key in ("gamma", "gamma_2ms", "subthreshold_rmse_mV"):
-        values = [r[key] for r in rows if key in r and np.isfinite(r[key])]
+        values = [r[key] for r in rows if key in r and np.isfinite(r[key])
+                  and (key == "subthreshold_rmse_mV" or r.get("n_spikes_data", 1) > 0)]
         if values:
             out[key] = round(float(np.mean(values)), 12)
     if rows and "spike_count_error" in rows[0]:
