@@ -35,7 +35,7 @@ Example
 -------
 >>> opt = Gradient(iterations=10, seed=0)
 >>> opt.chunk, opt.lr
-(0.05, 0.03)
+(0.05, 0.05)
 """
 
 from __future__ import annotations
@@ -168,14 +168,16 @@ def spike_nll(x: torch.Tensor, spikes: torch.Tensor, active, hazard: torch.Tenso
 class Gradient:
     """Gradient-descent settings (module docstring): ``iterations`` per start, ``restarts``
     starting points, ``lr`` (Adam, on the unconstrained coordinates), ``chunk`` (s),
-    ``patience`` (validations without improvement), ``validate_every`` (iterations), ``seed``."""
+    ``patience`` (validations without a relative improvement of ``tolerance``),
+    ``validate_every`` (iterations), ``seed``."""
 
     iterations: int = 300
     restarts: int = 1
-    lr: float = 0.03
+    lr: float = 0.05
     chunk: float = 0.05
-    patience: int = 10
+    patience: int = 5
     validate_every: int = 10
+    tolerance: float = 2e-3
     seed: int = 0
 
     def __post_init__(self):
@@ -307,7 +309,7 @@ class Gradient:
                     history.append({"restart": r, "iteration": it + 1, "train_loss": float(train.detach()),
                                     "validation_loss": val, "time_s": time.perf_counter() - t0})
                     bar.set_postfix(loss=f"{val:.4f}", restart=r)
-                    if val < run_best[1] - 1e-9:
+                    if val < run_best[1] * (1 - self.tolerance):
                         run_best, stale = (z.detach().clone(), val), 0
                     else:
                         stale += 1

@@ -1,0 +1,224 @@
+"""biofit.fitting: the search space, the data layout, the losses, the optimizers on small cells
+with known parameters (recovered), the saved files, and bad input before any long computation.
+
+The full recovery on the shipped synthetic recordings (minutes per fit) is in the `slow` tests;
+the default run fits a noise-free LIF cell simulated here by Brian2, on two parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from biofit.fitting import CMAES, CountLoss, GammaLoss, Gradient, Prior, SearchSpace, VoltageLoss, fit
+from biofit.fitting.data import FitData, split_sweeps
+from biofit.fitting.losses import spike_mask
+from biofit.fitting.result import FitResult
+from biofit.fitting.simulate import Response, simulate_candidates
+from biofit.io import Recording, RecordingInfo, Sweep, load_recording
+from biofit.models import get_model
+from biofit.neurons import LIF
+from biofit.reference import simulate
+
+DT = 1e-4
+TRUE_LIF = {"tau_mem": 15e-3, "R": 1.5e8}
+
+
+@pytest.fixture(scope="module")
+def lif_cell() -> Recording:
+    """A noise-free LIF cell (Brian2): four 0.6 s sweeps of steps and an OU-like current."""
+    rng = np.random.default_rng(3)
+    currents = []
+    for amplitude in (-50e-12, 160e-12, 220e-12):
+        c = np.zeros(6000)
+        c[1000:5000] = amplitude
+        currents.append(c)
+    noise = np.convolve(rng.standard_normal(6000), np.ones(50) / 50, mode="same")
+    currents.append(150e-12 + 400e-12 * noise)
+    trace = simulate("lif", TRUE_LIF, np.stack(currents, axis=1), DT)
+    sweeps = [Sweep(k, DT, currents[k], trace.v[:, k], trace.spike_times[k]) for k in range(4)]
+    return Recording(sweeps, RecordingInfo(cell="lif_cell", extra={"true_parameters": TRUE_LIF}))
+
+
+# -- the search space ------------------------------------------------------------------------
+def test_prior_maps_to_the_unit_interval_linear_and_log():
+    lin, log = Prior(-0.08, -0.04), Prior(1e-3, 1e-1, log=True)
+    assert lin.to_unit(-0.06) == pytest.approx(0.5)
+    assert log.to_unit(1e-2) == pytest.approx(0.5)  # the geometric midpoint
+    assert float(log.from_unit(0.25)) == pytest.approx(10 ** -2.5)
+    assert float(lin.from_unit(1.7)) == pytest.approx(-0.04)  # clipped into the prior
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"model": "hodgkin_huxley"}, "unknown model"),
+        ({"model": "lif", "params": ("tau",)}, "has no parameter 'tau'"),
+        ({"model": "lif", "priors": {"tau_mem": (1e-5, 0.1, True)}}, r"outside its validity bounds"),
+        ({"model": "lif", "params": ("tau_mem",), "fixed": {"tau_mem": 0.01}}, "both fitted and fixed"),
+        ({"model": "lif", "params": ("t_ref",)}, "no default search prior"),
+        ({"model": "lif", "fixed": {"v_th": 1.0}}, "outside its bounds"),
+    ],
+)
+def test_search_space_rejects_bad_input_naming_it(kwargs, match):
+    kwargs = dict(kwargs)
+    with pytest.raises(ValueError, match=match):
+        SearchSpace.build(kwargs.pop("model"), **kwargs)
+
+
+def test_search_space_round_trips_and_fills_the_fixed_parameters():
+    space = SearchSpace.build("adex", fixed={"t_ref": 1e-3})
+    true = {"C": 200e-12, "g_L": 12e-9, "E_L": -0.07, "V_T": -0.05, "Delta_T": 2e-3, "a": 2e-9,
+            "tau_w": 0.3, "b": 60e-12, "V_reset": -0.058}
+    back = space.from_unit(space.to_unit(true))
+    assert all(float(back[k]) == pytest.approx(v, rel=1e-12) for k, v in true.items())
+    full = space.full(back)
+    assert set(full) == set(get_model("adex").parameter_names) and full["t_ref"] == 1e-3
+
+
+# -- the data ----------------------------------------------------------------------------------
+def test_fit_data_holds_current_over_each_sample_at_a_finer_dt():
+    rec = Recording([Sweep(0, 2e-4, np.arange(5) * 1e-12, np.zeros(5)),
+                     Sweep(1, 1e-4, np.ones(10) * 1e-12, np.zeros(10))])
+    data = FitData.from_recordings([rec], [None])
+    assert data.dt == 1e-4 and data.ratios == (2, 1)
+    assert len(data.groups) == 1  # both sweeps are 10 steps long on the 0.1 ms grid
+    np.testing.assert_array_equal(data.groups[0].current[:, 0], np.repeat(np.arange(5) * 1e-12, 2))
+    with pytest.raises(ValueError, match="not a whole multiple"):
+        FitData.from_recordings([rec], [None], dt=0.3e-4)
+
+
+def test_split_rejects_missing_ids_and_overlap(lif_cell):
+    assert split_sweeps(lif_cell, None, [3]) == ([0, 1, 2], [3])
+    with pytest.raises(ValueError, match=r"test sweep ids \[9\] do not exist"):
+        split_sweeps(lif_cell, None, [9])
+    with pytest.raises(ValueError, match=r"sweeps \[1\] are in both"):
+        split_sweeps(lif_cell, [0, 1], [1, 2])
+
+
+# -- the losses ----------------------------------------------------------------------------------
+def test_spike_mask_equals_brute_force():
+    rng = np.random.default_rng(0)
+    spikes = np.sort(rng.uniform(0, 0.2, 7))
+    t = np.arange(2000) * 1e-4
+    brute = np.array([not any(s - 2e-3 <= ti <= s + 5e-3 for s in spikes) for ti in t])
+    np.testing.assert_array_equal(spike_mask(2000, 1e-4, spikes, 2e-3, 5e-3), brute)
+
+
+def test_losses_on_hand_worked_cases():
+    sweep = Sweep(0, 1e-3, np.zeros(1000), np.full(1000, -0.07), np.array([0.1, 0.5, 0.9]))
+    same = Response(np.full(1000, -0.07), sweep.spike_times.copy())
+    assert GammaLoss()(same, sweep) == pytest.approx(0.0, abs=1e-12)
+    assert CountLoss()(Response(same.voltage, np.array([0.2])), sweep) == pytest.approx(2 / 3)
+    shifted = Response(np.full(1000, -0.068), sweep.spike_times)  # 2 mV off everywhere
+    assert VoltageLoss(scale=1e-3)(shifted, sweep) == pytest.approx(2.0)
+    silent = Sweep(1, 1e-3, np.zeros(1000), np.full(1000, -0.07))
+    assert GammaLoss()(Response(silent.voltage, np.empty(0)), silent) == 0.0
+    assert GammaLoss()(Response(silent.voltage, np.array([0.3])), silent) == 1.0
+
+
+# -- the simulators ------------------------------------------------------------------------------
+def test_population_simulation_equals_one_brian2_run_per_candidate(lif_cell):
+    data = FitData.from_recordings([lif_cell], [[1, 3]])
+    taus = np.array([12e-3, 18e-3])
+    responses = simulate_candidates(get_model("lif"), {**TRUE_LIF, "tau_mem": taus}, data)
+    for p, tau in enumerate(taus):
+        one = simulate("lif", {**TRUE_LIF, "tau_mem": tau}, np.stack([s.current for s in data.sweeps], 1), DT)
+        for j in range(2):
+            np.testing.assert_array_equal(responses[p][j].spike_times, one.spike_times[j])
+            np.testing.assert_array_equal(responses[p][j].voltage, one.v[:, j])
+
+
+def test_forced_spikes_reset_at_the_given_times_and_expose_the_threshold_argument():
+    layer = LIF(1, DT, t_ref=0.0)
+    current = torch.full((400, 1, 1), 1e-10, dtype=torch.float64)  # never reaches threshold alone
+    forced = torch.zeros_like(current)
+    forced[[100, 250]] = 1.0
+    spikes, traces = layer.simulate(current, spikes=forced)
+    assert torch.equal(spikes, forced)
+    v = traces["v"][:, 0, 0]
+    assert v[100] == v[250] == -0.07  # v_reset right after each forced spike
+    torch.testing.assert_close(traces["threshold_argument"][:, 0, 0][v != -0.07], (v - (-0.05))[v != -0.07])
+
+
+def test_using_equals_a_layer_built_with_those_values():
+    current = 3e-10 + 1e-10 * torch.rand(500, 2, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    plain = LIF(1, DT)
+    with plain.using({"tau_mem": torch.tensor(12e-3, dtype=torch.float64)}):
+        z1, t1 = plain.simulate(current)
+    z2, t2 = LIF(1, DT, tau_mem=12e-3).simulate(current)
+    assert torch.equal(z1, z2) and torch.equal(t1["v"], t2["v"])
+    with pytest.raises(ValueError, match="unknown parameter"):
+        with plain.using({"tau": torch.tensor(1.0)}):
+            pass
+
+
+# -- the optimizers recover a known cell -----------------------------------------------------------
+def _fit_lif(cell, method, **kw):
+    priors = {"tau_mem": Prior(5e-3, 50e-3, log=True), "R": Prior(5e7, 5e8, log=True)}
+    return fit(cell, "lif", method=method, params=("tau_mem", "R"), priors=priors,
+               fixed={"t_ref": 0.0}, train_sweeps=[0, 1, 3], test_sweeps=[2], progress=False, **kw)
+
+
+def test_gradient_recovers_a_noise_free_lif_cell(lif_cell):
+    result = _fit_lif(lif_cell, "gradient", optimizer=Gradient(iterations=80, seed=0))
+    errors = result.recovery()
+    assert max(abs(e) for e in errors.values()) < 0.03, errors
+    assert result.test["mean"]["gamma"] > 0.9
+
+
+def test_cmaes_recovers_a_noise_free_lif_cell_and_equal_seeds_give_equal_fits(lif_cell):
+    opt = CMAES(population=10, generations=12, seed=4)
+    first = _fit_lif(lif_cell, "cmaes", optimizer=opt)
+    assert max(abs(e) for e in first.recovery().values()) < 0.05, first.recovery()
+    again = _fit_lif(lif_cell, "cmaes", optimizer=opt)
+    assert again.parameters == first.parameters
+
+
+def test_fitted_parameters_reproduce_the_reported_spikes_in_brian2(lif_cell, tmp_path):
+    result = _fit_lif(lif_cell, "gradient", optimizer=Gradient(iterations=20, seed=0), out_dir=tmp_path)
+    saved = json.loads((tmp_path / "fit.json").read_text())
+    assert {"model", "parameters", "method", "train", "test", "wall_time_s"} <= set(saved)
+    assert set(saved["parameters"]) == set(get_model("lif").parameter_names)
+    sweep = lif_cell.sweep(2)
+    again = simulate(saved["model"], saved["parameters"], sweep.current, DT)
+    np.testing.assert_allclose(again.spike_times[0], result.extra["model_spike_times"]["lif_cell:2"])
+    written = load_recording(tmp_path / "fit.nwb")
+    assert written.sweep_ids == [0, 1, 2, 3] and (tmp_path / "fit.png").stat().st_size > 10_000
+
+
+# -- bad input, before any long computation -----------------------------------------------------------
+def test_bad_fit_input_raises_before_the_optimizer_runs(lif_cell):
+    silent = Recording([Sweep(0, DT, np.zeros(100), np.full(100, -0.07))])
+    cases = [
+        (dict(recordings=lif_cell, model="lif", method="annealing"), "unknown method"),
+        (dict(recordings=lif_cell, model="lif", params=("tau",)), "has no parameter 'tau'"),
+        (dict(recordings=lif_cell, model="lif", test_sweeps=[7]), r"\[7\] do not exist"),
+        (dict(recordings=lif_cell, model="lif", train_sweeps=[0, 1], test_sweeps=[1]), "in both"),
+        (dict(recordings=silent, model="lif"), "needs spikes"),
+        (dict(recordings="cell.abf", model="lif"), "must be a Recording"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises((ValueError, TypeError), match=match):
+            fit(progress=False, **kwargs)
+
+
+def test_an_interrupted_save_leaves_no_partial_output(lif_cell, tmp_path, monkeypatch):
+    import biofit.io.nwb_write as nwb_write
+
+    result = FitResult("lif", get_model("lif").defaults(), ("tau_mem",), "gradient", {}, {}, [], 1.0, DT, 0,
+                       [], [], [], 0.0)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nwb_write, "write_nwb", interrupted)
+    out = tmp_path / "fit"
+    with pytest.raises(KeyboardInterrupt):
+        result.save(out, [lif_cell], [[s.voltage for s in lif_cell.sweeps]])
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+    assert not math.isnan(result.wall_time_s)
