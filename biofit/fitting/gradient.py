@@ -13,8 +13,9 @@ et al. 2012, J. Neurophysiol. 107:1756), generalised to any model through its ge
   subthreshold trajectory stays comparable with the data and the voltage error is a smooth
   function of the parameters. Its term is the subthreshold voltage MSE per mV² (samples within
   ``[-before, +after]`` of a data spike masked, `VoltageLoss`);
-* the threshold is scored by the **likelihood of the data's spikes** under an escape hazard on the
-  threshold's argument x (`spike_nll`; for ``v > v_th + a``, x = v - v_th - a on the forced
+* the threshold is scored by how far its argument x lies on the wrong side at and between the
+  data's spikes (`threshold_mismatch`, the sharp limit of an escape-noise likelihood; for
+  ``v > v_th + a``, x = v - v_th - a on the forced
   trajectory), which makes the threshold parameters (``v_th``, ``beta``, ``tau_adapt``; a cut-off
   the dynamics run up to, as AdEx's ``V_peak``, tests ``V_T`` and ``Delta_T``) smooth to fit too.
   The spike weight of the given `WeightedLoss` (its Γ and count terms) sets its weight.
@@ -141,24 +142,25 @@ def _shift(start, final, previous: torch.Tensor):
     return type(start)(*fields)
 
 
-def spike_nll(x: torch.Tensor, spikes: torch.Tensor, active, hazard: torch.Tensor, dt: float,
-              escape: bool) -> torch.Tensor:
-    r"""Negative log-likelihood of `spikes` under an escape hazard on the threshold argument `x`.
+def threshold_mismatch(x: torch.Tensor, spikes: torch.Tensor, active, softness: float,
+                       escape: bool) -> torch.Tensor:
+    r"""How far the threshold argument `x` lies on the wrong side, per chunk (``[C]``).
 
-    :math:`\lambda_n = \exp(x_n / \Delta) / \tau_0` with ``hazard = (log Delta, log tau_0)``
-    (a deterministic threshold ``x > 0`` is the limit :math:`\Delta \to 0`; Jolivet, Lewis &
-    Gerstner 2004, J. Neurophysiol. 92:959), :math:`p_n = 1 - e^{-\lambda_n dt}`, summed over the
-    steps where the neuron is active: :math:`-\sum_n z_n \log p_n + (1 - z_n) \lambda_n dt`.
-    For an escape-noise model (``rand() < p``) `x` is already :math:`p_n`.
+    A deterministic threshold fires where :math:`x > 0`, so at the data's spike steps `x` should be
+    positive and at the other active steps negative:
+    :math:`\sum_n z_n\,\Delta\,\mathrm{softplus}(-x_n/\Delta) + (1 - z_n)\,\Delta\,
+    \mathrm{softplus}(x_n/\Delta)`, in the units of x. It is the :math:`\Delta \to 0` limit of
+    :math:`\Delta` times the negative log-likelihood of an exponential escape hazard (Jolivet, Lewis &
+    Gerstner 2004, J. Neurophysiol. 92:959), zero when the model crosses exactly at the data's
+    spikes, and smooth for :math:`\Delta > 0`. For an escape-noise model (``rand() < p``) `x` is the
+    step's probability p and the term is its negative log-likelihood.
     """
     if escape:
         p = x.clamp(1e-12, 1 - 1e-12)
         terms = -(spikes * torch.log(p) + (1 - spikes) * torch.log1p(-p))
     else:
-        log_rate_dt = (x / torch.exp(hazard[0])).clamp(max=MAX_LOG_HAZARD)
-        rate_dt = torch.exp(log_rate_dt)
-        log_p = torch.log(-torch.expm1(-rate_dt.clamp(min=1e-300)))
-        terms = -(spikes * log_p - (1 - spikes) * rate_dt)
+        soft = torch.nn.functional.softplus
+        terms = softness * (spikes * soft(-x / softness) + (1 - spikes) * soft(x / softness))
     if active is not None:
         terms = torch.where(active, terms, torch.zeros_like(terms))
     return terms.sum((0, 2))
@@ -228,7 +230,7 @@ class Gradient:
         return type(chosen[0])(*(torch.cat(x, dim=0) for x in zip(*chosen)))
 
     # -- the loss ---------------------------------------------------------------------------
-    def chunk_loss(self, layer, values, hazard, chunks: Chunks, masks, state, weights):
+    def chunk_loss(self, layer, values, softness, chunks: Chunks, masks, state, weights):
         """Losses of every chunk with the data's spikes forced, for parameter `values`: a tensor
         per entry of `masks` (bool ``[C]``: the chunks it sums over), and the chunks' final states."""
         w_volt, w_spk, v_loss = weights
@@ -249,8 +251,11 @@ class Gradient:
             diff = torch.where(ok, model_v - torch.nan_to_num(chunks.voltage), torch.zeros_like(chunks.voltage))
             per_chunk_v = diff.pow(2).sum((0, 2))
         if w_spk:
-            per_chunk_s = spike_nll(traces["threshold_argument"], chunks.spikes, traces.get("active"), hazard,
-                                    layer.dt, layer.code.step.threshold_kind == "escape")
+            escape = layer.code.step.threshold_kind == "escape"
+            per_chunk_s = threshold_mismatch(traces["threshold_argument"], chunks.spikes, traces.get("active"),
+                                             float(softness), escape)
+            if not escape:
+                per_chunk_s = per_chunk_s / v_loss.scale
         n_ok, n_spk = ok.sum((0, 2)).to(_F64), chunks.spikes.sum((0, 2))
         out = []
         for m in masks:
@@ -283,7 +288,7 @@ class Gradient:
         rng = np.random.default_rng(self.seed)
         starts = [np.asarray(start)] + [rng.uniform(0.1, 0.9, len(space.names)) for _ in range(self.restarts - 1)]
         layer = self.layer(space, data.dt)
-        hazard = torch.tensor([math.log(HAZARD_SOFTNESS * layer.width / 1e-3)], dtype=_F64)
+        softness = SOFTNESS * layer.width
         best = (np.asarray(start), float("inf"))
         history, t0 = [], time.perf_counter()
         bar = tqdm(total=self.restarts * self.iterations, desc=f"gradient {space.model.name}", disable=not progress)
@@ -296,7 +301,7 @@ class Gradient:
                 run_best, stale = (z.detach().clone(), float("inf")), 0
                 for it in range(self.iterations):
                     opt.zero_grad()
-                    (train, val), final = self.chunk_loss(layer, self.values(space, z), hazard, chunks, masks,
+                    (train, val), final = self.chunk_loss(layer, self.values(space, z), softness, chunks, masks,
                                                           state, weights)
                     train.backward()
                     if torch.isfinite(z.grad).all():
@@ -331,14 +336,14 @@ class Gradient:
         steps = max(lcm, int(round(self.chunk / data.dt)) // lcm * lcm)
         chunks = make_chunks(data, steps, weights[2])
         layer = self.layer(space, data.dt)
-        hazard = torch.tensor([math.log(HAZARD_SOFTNESS * layer.width / 1e-3)], dtype=_F64)
+        softness = SOFTNESS * layer.width
         everything = torch.ones(chunks.current.shape[1], dtype=torch.bool)
         u = np.clip(np.asarray(u, dtype=np.float64), 2 * step, 1 - 2 * step)
         state = self.chunk_states(layer, data, chunks, steps, self.values_unit(space, torch.tensor(u)))
 
         def grad_at(point):
             x = torch.tensor(point, dtype=_F64, requires_grad=True)
-            (value,), _ = self.chunk_loss(layer, self.values_unit(space, x), hazard, chunks, (everything,),
+            (value,), _ = self.chunk_loss(layer, self.values_unit(space, x), softness, chunks, (everything,),
                                           state, weights)
             value.backward()
             return x.grad.numpy().copy(), float(value)
@@ -372,11 +377,7 @@ class Gradient:
         return w_volt, SPIKE_SCALE * w_spk, v_loss
 
 
-# Delta of the likelihood per unit of the layer's surrogate width (0.5 mV for a 1 mV width, 5 mV for
-# AdEx's 10 mV, whose membrane crosses its cut-off in a step or two): fixed, not fitted, since a
-# learnt softness lets the fit trade a sharp threshold for a wide one
-HAZARD_SOFTNESS = 0.5e-3
-SPIKE_SCALE = 0.05
-# the hazard saturates at e^3 spikes a step: a membrane far above its cut-off between two forced
-# spikes (a runaway AdEx) costs a bounded amount a step instead of swamping every other term
-MAX_LOG_HAZARD = 3.0  # likelihood per spike (nats) against the voltage error per mV^2
+# softness Delta of the threshold mismatch per unit of the layer's surrogate width (0.1 mV for a
+# 1 mV width, 1 mV for AdEx's 10 mV, whose membrane crosses its cut-off within a step or two)
+SOFTNESS = 0.1
+SPIKE_SCALE = 1.0  # mismatch per data spike, in units of the voltage loss's scale  # likelihood per spike (nats) against the voltage error per mV^2
