@@ -11,6 +11,7 @@ Subcommands::
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
     biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes] [--train-sweeps 0,2]
                [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
+               [--scheduler ADDRESS] [--workers N] [--force]   # many cells on a Dask cluster
     biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
 
 Each subcommand imports its (heavy) dependencies only when it runs, so ``biofit --version`` is instant.
@@ -162,9 +163,9 @@ def _ids(text: str | None):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from biofit.fitting import CMAES, Gradient, fit
+    from biofit.fitting import CMAES, Gradient
     from biofit.fitting.report import format_fit
-    from biofit.io import load_recording
+    from biofit.parallel import FitFailure, fit_each, fit_many
 
     fixed = {k: float(v) for k, v in _parse_pairs(args.fixed, "fixed").items()} if args.fixed else None
     params = [p.strip() for p in args.params.split(",")] if args.params else None
@@ -173,16 +174,23 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         optimizer = Gradient(iterations=args.iterations, seed=args.seed)
     if args.generations is not None and args.method == "cmaes":
         optimizer = CMAES(generations=args.generations, seed=args.seed)
-    recordings = [load_recording(path, format=args.format) for path in args.recording]
-    out = Path(args.out)
-    for path, rec in zip(args.recording, recordings):
-        target = out if len(recordings) == 1 else out / Path(path).stem
-        result = fit(rec, args.model, method=args.method, params=params, fixed=fixed,
-                     train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
-                     optimizer=optimizer, dt=args.dt, seed=args.seed, out_dir=target)
-        print(format_fit(result))
-        print(f"wrote {target / 'fit.json'}, {target / 'fit.nwb'}, {target / 'fit.png'}")
-    return 0
+    models = [m.strip() for m in args.model.split(",")]
+    options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
+                   format=args.format, method=args.method, params=params, fixed=fixed,
+                   train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
+                   optimizer=optimizer, dt=args.dt, seed=args.seed)
+    if args.scheduler or args.workers:
+        results = fit_many(args.recording, scheduler=args.scheduler, workers=args.workers, **options)
+    else:
+        results = fit_each(args.recording, **options)
+    failed = [r for r in results if isinstance(r, FitFailure)]
+    for result in results:
+        if not isinstance(result, FitFailure):
+            print(format_fit(result))
+    for failure in failed:
+        print(f"FAILED {failure.source} ({failure.model}): {failure.error}", file=sys.stderr)
+    print(f"wrote {Path(args.out) / 'summary.csv'} ({len(results) - len(failed)} fits, {len(failed)} failed)")
+    return 1 if failed else 0
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
@@ -275,9 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "hybrid (gradient, then CMA-ES). Writes DIR/fit.json (parameters in SI under "
                     "the model's own names, train and test scores), DIR/fit.nwb (data and model "
                     "voltage) and DIR/fit.png; prints the parameter table (and the true values "
-                    "of a synthetic recording) and the scores. Several recordings: DIR/<name>/.")
+                    "of a synthetic recording) and the scores. Several recordings: DIR/<name>/ "
+                    "(several models, comma-separated: DIR/<name>/<model>/); DIR/summary.csv has "
+                    "one row a fit (model, parameters, scores, wall time, worker, error). A "
+                    "recording that fails is a row with its error (exit status 1) and the others "
+                    "go on; a complete fit already in its folder is reused (--force recomputes). "
+                    "--scheduler or --workers run the fits on a Dask cluster.")
     fit.add_argument("recording", nargs="+", help="recording files or folders")
-    fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex)")
+    fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex), "
+                     "or several, comma-separated: each recording fitted with each")
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes"),
                      help="optimizer (default: per model, hybrid for the built-ins)")
     fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
@@ -292,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")
     fit.add_argument("--out", default="results/fit", help="output folder (default results/fit)")
+    fit.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://host:8786 "
+                     "(default: fit one after another in this process)")
+    fit.add_argument("--workers", type=int, help="without --scheduler: fit on a local Dask cluster of N "
+                     "worker processes; with it: wait until N workers have joined")
+    fit.add_argument("--force", action="store_true", help="recompute fits already complete in --out")
     fit.set_defaults(func=_cmd_fit)
 
     from biofit.experiments.registry import REPRODUCTIONS
@@ -314,7 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, ConnectionError) as exc:
         print(f"biofit {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

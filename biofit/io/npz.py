@@ -3,7 +3,10 @@
 Layout (all arrays float64 SI unless said): ``info`` (JSON text, as in the NWB ``notes``),
 ``sweep_ids`` int64[m], and per sweep k in that order ``dt_k``, ``start_time_k``, ``current_k``,
 ``voltage_k``, ``spike_times_k``. Written atomically through `biofit.io.atomic.write_atomic`;
-no pickled objects (``allow_pickle=False`` on reading).
+no pickled objects (``allow_pickle=False`` on reading). `recording_to_bytes` /
+`recording_from_bytes` are the same layout in memory: how a recording travels to a worker of
+`biofit.parallel` (a `Recording` holds read-only mappings, which do not pickle, and the compressed
+layout is smaller than a pickle would be).
 
 >>> import numpy as np, tempfile, pathlib
 >>> from biofit.io.recording import Recording, Sweep
@@ -12,10 +15,13 @@ no pickled objects (``allow_pickle=False`` on reading).
 >>> back = load_npz(path)
 >>> back.sweep_ids, np.array_equal(back.sweeps[0].voltage, rec.sweeps[0].voltage)
 ([7], True)
+>>> recording_from_bytes(recording_to_bytes(rec)).sweep_ids
+[7]
 """
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -29,15 +35,27 @@ from biofit.io.recording import Recording, RecordingInfo, Sweep
 FIELDS = ("dt", "start_time", "current", "voltage", "spike_times")
 
 
-def write_npz(recording: Recording, path) -> Path:
-    """Write `recording` to `path` (``.npz``), atomically; returns the path."""
+def _arrays(recording: Recording) -> dict[str, np.ndarray]:
     if not isinstance(recording, Recording):
         raise TypeError(f"recording must be a Recording, got {type(recording).__name__}")
     arrays = {"info": np.array(info_to_json(recording)), "sweep_ids": np.array(recording.sweep_ids)}
     for k, sw in enumerate(recording.sweeps):
         for name in FIELDS:
             arrays[f"{name}_{k}"] = np.asarray(getattr(sw, name))
+    return arrays
+
+
+def write_npz(recording: Recording, path) -> Path:
+    """Write `recording` to `path` (``.npz``), atomically; returns the path."""
+    arrays = _arrays(recording)
     return write_atomic(path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def recording_to_bytes(recording: Recording) -> bytes:
+    """`recording` in the NPZ layout of `write_npz`, as bytes (compressed)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **_arrays(recording))
+    return buffer.getvalue()
 
 
 def load_npz(path) -> Recording:
@@ -45,8 +63,20 @@ def load_npz(path) -> Recording:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such NPZ file: {path}")
+    return _read(path, path)
+
+
+def recording_from_bytes(data: bytes, name: str = "NPZ bytes") -> Recording:
+    """Read a recording from the bytes of `recording_to_bytes` (or of a file of `write_npz`);
+    `name` says where they came from in error messages."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    return _read(io.BytesIO(data), name)
+
+
+def _read(source, path) -> Recording:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(source, allow_pickle=False) as data:
             contents = {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ValueError(f"{path}: not a readable NPZ file ({type(exc).__name__}: {exc})") from exc
