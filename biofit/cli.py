@@ -163,7 +163,7 @@ def _ids(text: str | None):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from biofit.fitting import CMAES, Gradient
+    from biofit.fitting import CMAES, Gradient, Hybrid
     from biofit.fitting.report import format_fit
     from biofit.parallel import FitFailure, fit_each, fit_many
 
@@ -174,6 +174,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         optimizer = Gradient(iterations=args.iterations, seed=args.seed)
     if args.generations is not None and args.method == "cmaes":
         optimizer = CMAES(generations=args.generations, seed=args.seed)
+    if args.method in (None, "hybrid") and (args.iterations is not None or args.generations is not None):
+        optimizer = Hybrid(Gradient(iterations=args.iterations or 300, seed=args.seed),
+                           CMAES(sigma0=1.0, generations=args.generations or 30, seed=args.seed))
     models = [m.strip() for m in args.model.split(",")]
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=args.method, params=params, fixed=fixed,
@@ -301,8 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--dt", type=float, help="simulation step in s (default: the sampling interval; "
                      "must divide it)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
-    fit.add_argument("--iterations", type=int, help="gradient: iterations (default 300)")
-    fit.add_argument("--generations", type=int, help="cmaes: generations (default 80)")
+    fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300)")
+    fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 30)")
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")
     fit.add_argument("--out", default="results/fit", help="output folder (default results/fit)")

@@ -3,7 +3,7 @@
 The fit is three swappable parts, as in brian2modelfitting: a model with search priors
 (`SearchSpace`, `Prior`), a loss (`GammaLoss`, `VoltageLoss`, `VanRossumLoss`, `CountLoss`,
 `WeightedLoss`), and an optimizer (`Gradient`: Adam through the generated torch layer;
-`CMAES`: CMA-ES over Brian2 populations). `fit` composes them and returns a `FitResult`.
+`CMAES`: CMA-ES over Brian2 populations; `Hybrid`: the first, then the second). `fit` composes them and returns a `FitResult`.
 
 `metrics`: the coincidence factor Γ as published (QSNMC 2007, Jolivet et al. 2008; Naud et al.
 2011 without replacement), intrinsic reliability and Γ/Γ_int, brian2modelfitting's rate-penalised
@@ -14,6 +14,7 @@ RMSE (whole or subthreshold) and spike-count error -- pure NumPy functions.
 from biofit.fitting.cmaes import CMAES
 from biofit.fitting.fit import DEFAULT_METHOD, METHODS, fit
 from biofit.fitting.gradient import Gradient
+from biofit.fitting.hybrid import Hybrid
 from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss, default_loss
 from biofit.fitting.metrics import (
     count_coincidences,
@@ -32,7 +33,7 @@ from biofit.fitting.priors import DEFAULT_PRIORS, Prior, SearchSpace
 from biofit.fitting.result import FitResult, load_result
 
 __all__ = [
-    "CMAES", "CountLoss", "DEFAULT_METHOD", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient",
+    "CMAES", "CountLoss", "DEFAULT_METHOD", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient", "Hybrid",
     "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss", "WeightedLoss",
     "count_coincidences", "default_loss", "explained_variance_blocks", "explained_variance_teeter",
     "fit", "gamma_factor", "intrinsic_reliability", "load_result", "normalised_gamma",

@@ -5,8 +5,8 @@
 2. The data: train and test sweeps (`split_sweeps`; all sweeps train by default), laid out on the
    simulation grid (`FitData`; ``dt`` defaults to the finest sampling interval).
 3. The optimizer, from a starting point read off the data (`biofit.fitting.initial`):
-   ``"gradient"`` (`Gradient`), ``"cmaes"`` (`CMAES`) or ``"hybrid"`` (gradient, then CMA-ES from
-   its result with a small step, on the free-running model's spike timing).
+   ``"gradient"`` (`Gradient`), ``"cmaes"`` (`CMAES`) or ``"hybrid"`` (`Hybrid`: gradient, then
+   CMA-ES from its result, on the free-running model's spike timing).
 4. Scores on train and test sweeps with the published metrics (`biofit.fitting.score`, the
    fitted parameters simulated by Brian2), then optionally saved (`FitResult.save`).
 
@@ -25,6 +25,7 @@ import numpy as np
 from biofit.fitting.cmaes import CMAES
 from biofit.fitting.data import FitData, split_sweeps
 from biofit.fitting.gradient import Gradient
+from biofit.fitting.hybrid import Hybrid
 from biofit.fitting.initial import initial_point
 from biofit.fitting.losses import WeightedLoss, default_loss
 from biofit.fitting.priors import SearchSpace
@@ -56,25 +57,9 @@ def _optimizer(method: str, seed: int, optimizer):
         return optimizer
     if method == "cmaes":
         return CMAES(seed=seed)
+    if method == "hybrid":
+        return Hybrid(Gradient(seed=seed), CMAES(seed=seed, sigma0=1.0, generations=30))
     return Gradient(seed=seed)
-
-
-def hybrid(space: SearchSpace, data: FitData, loss, start: np.ndarray, seed: int, progress: bool):
-    """Gradient, then CMA-ES from its result on the free-running model.
-
-    CMA-ES starts with a step per parameter from the gradient objective's curvature (a Laplace
-    approximation): the distance at which that objective rises by 5 %, clipped to [0.003, 0.15]
-    in unit coordinates. Parameters the forced-spike fit pins down (the subthreshold ones) thus
-    stay near their values; the ones it leaves loose (spike initiation, threshold adaptation) are
-    searched on the spike timing. Returns ``(u, loss, gradient history, CMA-ES history)``.
-    """
-    gradient = Gradient(seed=seed)
-    u, _, history = gradient.run(space, data, loss, start, progress)
-    curvature, value = gradient.curvature(space, data, loss, u)
-    scales = np.clip(np.sqrt(2 * 0.05 * max(value, 1e-12) / np.maximum(curvature, 1e-12)), 0.003, 0.15)
-    cmaes = CMAES(seed=seed, sigma0=1.0, generations=30)
-    u, best_loss, more = cmaes.run(space, data, loss, u, progress, scales=scales)
-    return u, best_loss, history, more
 
 
 def fit(recordings, model="adex", method: str | None = None, params: Sequence[str] | None = None,
@@ -90,8 +75,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     params, priors, fixed: the `SearchSpace` (default: every parameter with a default prior).
     train_sweeps, test_sweeps: sweep ids (one list for all recordings, or a list per recording);
         default: every sweep not in test is a train sweep.
-    loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient` / `CMAES` object
-        replacing the method's default settings.
+    loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient`, `CMAES` or
+        `Hybrid` object replacing the method's default settings.
     dt: simulation step [s] (default: the finest sampling interval; must divide every sweep's).
     seed: seeds the optimizer. out_dir: if given, `FitResult.save` writes the files there.
     """
@@ -112,11 +97,7 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     if getattr(loss, "uses_spikes", lambda: False)():
         train.require_spikes(f"the spike terms of the loss of {space.model.name}")
     start = initial_point(space, recs[0].select(splits[0][0]))
-    if method == "hybrid":
-        u, best_loss, history, more = hybrid(space, train, loss, start, seed, progress)
-        history = [dict(h, stage="gradient") for h in history] + [dict(h, stage="cmaes") for h in more]
-    else:
-        u, best_loss, history = _optimizer(method, seed, optimizer).run(space, train, loss, start, progress)
+    u, best_loss, history = _optimizer(method, seed, optimizer).run(space, train, loss, start, progress)
     values = {k: float(v) for k, v in space.from_unit(u).items()}
     parameters = {k: float(v) for k, v in space.full(values).items()}
     everything = FitData.from_recordings(recs, [s[0] + s[1] for s in splits], train.dt)
