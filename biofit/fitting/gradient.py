@@ -36,7 +36,7 @@ Example
 -------
 >>> opt = Gradient(iterations=10, seed=0)
 >>> opt.chunk, opt.lr
-(0.05, 0.03)
+(0.05, 0.05)
 """
 
 from __future__ import annotations
@@ -175,9 +175,9 @@ class Gradient:
 
     iterations: int = 300
     restarts: int = 1
-    lr: float = 0.03
+    lr: float = 0.05
     chunk: float = 0.05
-    patience: int = 10
+    patience: int = 5
     validate_every: int = 10
     tolerance: float = 2e-3
     seed: int = 0
@@ -377,7 +377,7 @@ class Gradient:
         return w_volt, SPIKE_SCALE * w_spk, v_loss
 
 
-# softness Delta of the threshold mismatch per unit of the layer's surrogate width (0.5 mV for a
-# 1 mV width, 5 mV for AdEx's 10 mV, whose membrane crosses its cut-off within a step or two)
-SOFTNESS = 0.5
-SPIKE_SCALE = 1.0  # mismatch per data spike, in units of the voltage loss's scale  # likelihood per spike (nats) against the voltage error per mV^2
+# softness Delta of the threshold mismatch per unit of the layer's surrogate width (0.1 mV for a
+# 1 mV width, 1 mV for AdEx's 10 mV, whose membrane crosses its cut-off within a step or two)
+SOFTNESS = 0.1
+SPIKE_SCALE = 1.0  # mismatch per data spike, in units of the voltage loss's scale

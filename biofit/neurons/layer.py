@@ -63,6 +63,7 @@ from torch import Tensor, nn
 from biofit.models import get_model
 from biofit.models.base import NeuronModel
 from biofit.neurons.codegen import step_definition
+from biofit.neurons.forced_scan import forced_form, forced_scan
 from biofit.neurons.fused import fused_form, fused_scan
 from biofit.neurons.params import IntrinsicParameters
 from biofit.neurons.refractory import hold, refractory_start, refractory_steps, refractory_tick
@@ -88,6 +89,16 @@ def state_type(model: NeuronModel) -> type:
     cls = collections.namedtuple(name, (*variables, "refractory"))
     cls.__doc__ = f"State of a {model.name!r} layer, each [B, N]: {', '.join(variables)}, refractory."
     return cls
+
+
+_FORCED_FORMS: dict = {}
+
+
+def _forced_form(code: GeneratedCode):
+    """`forced_form` of a generated step (memoised: the steps themselves are cached for good)."""
+    if id(code) not in _FORCED_FORMS:
+        _FORCED_FORMS[id(code)] = (code, forced_form(code))
+    return _FORCED_FORMS[id(code)][1]
 
 
 def resolve_model(model: str | NeuronModel) -> NeuronModel:
@@ -312,7 +323,7 @@ class NeuronLayer(nn.Module):
         if forced is not None:
             if tuple(forced.shape) != tuple(first.shape):
                 raise ValueError(f"forced spikes have shape {tuple(forced.shape)}, the inputs {tuple(first.shape)}")
-            return self._scan(code, u, drive, noise, k, ref, state, record, forced.to(first).unbind(0), own_spikes)
+            return self._scan(code, u, drive, noise, k, ref, state, record, forced.to(first), own_spikes)
         return self._scan(code, u, drive, noise, k, ref, state, record)
 
     def _call_constants(self, code: GeneratedCode, dtype, device) -> tuple:
@@ -387,6 +398,12 @@ class NeuronLayer(nn.Module):
         """The loop over time: ``(spikes[T, B, N], traces or None, final state)``."""
         if self.fused is not None and code is self.code and forced is None:
             return fused_scan(self.fused, drive, k, ref, state, self.State, self.surrogate, self.width, record)
+        if forced is not None and not own_spikes:
+            form = _forced_form(code)
+            if form is not None:
+                z, traces, final, counter = forced_scan(code, form, drive, k, ref, state, forced, record)
+                return z, traces, self.State(*final, counter)
+        forced = None if forced is None else forced.unbind(0)
         st = code.step
         fire = self._spike_function(code)
         jumps = [(st.variables.index(name), u[name].unbind(0)) for name in st.jump_inputs]
