@@ -4,8 +4,8 @@ finished fit is reused, sweeps equal their serial loop, and ``biofit fit --sched
 scheduler and a worker started with the ``dask`` command.
 
 The cells are tiny noise-free LIF recordings simulated here by Brian2 (two 0.3 s sweeps each) and
-the fits cheap (10 gradient iterations on two parameters), so the module runs in well under a
-minute; the first task on each fresh worker pays for its imports.
+the fits cheap (10 gradient iterations on two parameters); one local cluster serves the module.
+The command-line cluster test is `slow` (``-m slow``): it starts three fresh Python processes.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ def serial(cells):
 
 @pytest.fixture(scope="module")
 def client():
+    """Two worker processes of one thread each."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -250,6 +251,7 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
 
 
+@pytest.mark.slow  # three fresh Python processes (scheduler, worker, biofit) import dask, torch and Brian2
 def test_biofit_fit_runs_on_a_scheduler_and_worker_started_from_the_command_line(cells, tmp_path):
     paths = [write_npz(cells[k], tmp_path / f"cell{k}.npz") for k in (0, 3)]
     address = f"tcp://127.0.0.1:{free_port()}"

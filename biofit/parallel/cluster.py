@@ -7,9 +7,10 @@ the thread limits every task runs under.
   running scheduler (``tcp://host:8786``); a `distributed.Client` is used as is.
 * `as_finished(client, calls)`: submit the calls, at most twice as many in flight as the cluster
   has threads (so a data set of hundreds of cells is not all held by the scheduler at once), and
-  yield each future as it finishes (its ``key`` says which call it was). A worker that dies mid-task is Dask's to handle: the scheduler
-  gives the task to another worker (up to ``distributed.scheduler.allowed-failures`` deaths, then
-  the future holds a `KilledWorker` error); an exception raised by the task is not retried.
+  yield each future as it finishes (its ``key`` says which call it was). A worker that dies
+  mid-task is Dask's to handle: the scheduler gives the task to another worker (up to
+  ``distributed.scheduler.allowed-failures`` deaths, then the future holds a `KilledWorker`
+  error); an exception raised by the task is not retried.
 * `thread_limits(n)`: torch's intra-op threads and the BLAS pools at ``n`` for one task. With one
   thread per task a cluster whose workers have one thread per core never runs more threads than
   cores, and a fit's bits do not depend on how many workers share a machine.

@@ -42,8 +42,8 @@ SENDS = ("data", "path")
 
 @dataclass(frozen=True)
 class Job:
-    """A planned task before its recording is read: folder name, source, model, the recording
-    (a `Recording`, or a path) and its output folder (None without `out_dir`)."""
+    """A planned task before its recording is read: the recording's name, its source, the model,
+    the recording (a `Recording`, or a path) and the task's output folder (None without `out_dir`)."""
 
     name: str
     source: str
@@ -110,7 +110,7 @@ def plan(recordings, model, out_dir) -> list[Job]:
                                  f"{relative!r}: pass a mapping of distinct names -> recordings")
             seen[relative] = source
             folder = None if out_dir is None else Path(out_dir, *parts)
-            jobs.append(Job(relative, source, m, rec, folder))
+            jobs.append(Job(name, source, m, rec, folder))
     return jobs
 
 
@@ -213,7 +213,7 @@ def fit_many(recordings, *, model="adex", scheduler=None, workers: int | None = 
 
         def calls():
             for k, task in _tasks(items, send, format, failures):
-                key = f"biofit-fit-{task.name or 'fit'}-{task.model_name}-{uuid.uuid4().hex[:12]}"
+                key = f"biofit-fit-{task.name}-{task.model_name}-{uuid.uuid4().hex[:12]}"
                 tasks[key] = (k, task)
                 yield key, run_fit_task, (task, fit_options, torch_threads, save)
 

@@ -5,10 +5,10 @@
   ``fit.json`` holds a complete fit, and nothing else counts as done.
 * `finished(folder, model)`: the `FitResult` of a complete fit already there (reused instead of
   recomputed; a fit of another model there is an error rather than a silent reuse).
-* `summary_row(name, source, outcome)`: one row a task: its name, source, model, status (``fitted``, ``reused``,
-  ``failed``), error, worker, the fit's wall time and the whole task's, method, loss, the
-  parameters (``param.<name>``, SI) and the mean train and test scores (``train.<score>``,
-  ``test.<score>``); `write_csv` writes a table atomically.
+* `summary_row(name, source, outcome)`: one row a task: the recording's name and source, model,
+  status (``fitted``, ``reused``, ``failed``), error, worker, the fit's wall time and the whole
+  task's, method, loss, the parameters (``param.<name>``, SI) and the mean train and test scores
+  (``train.<score>``, ``test.<score>``); `write_csv` writes a table atomically.
 """
 
 from __future__ import annotations

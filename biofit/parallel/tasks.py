@@ -27,10 +27,10 @@ from biofit.parallel.cluster import thread_limits
 class FitTask:
     """One recording and one model to fit.
 
-    `name`: the task's folder under the output folder (``""``: the output folder itself);
-    `source`: the recording as the summary names it (its path, or its cell or source);
-    `model`: a model name or a `NeuronModel`; the recording as `data` (NPZ bytes) or as a `path`
-    the worker reads with `format` (default: from the suffix).
+    `name`: the recording's name (its folder's, with several recordings); `source`: the recording
+    as the summary names it (its path, or its cell or source); `model`: a model name or a
+    `NeuronModel`; the recording as `data` (NPZ bytes) or as a `path` the worker reads with
+    `format` (default: from the suffix).
     """
 
     name: str
