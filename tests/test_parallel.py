@@ -194,6 +194,7 @@ def test_bad_options_fail_before_anything_runs(cells, tmp_path):
         (dict(model="lif", method="annealing"), ValueError, "unknown method"),
         (dict(model="lif", send="ftp"), ValueError, "send must be one of"),
         (dict(model="hodgkin_huxley"), ValueError, "unknown model"),
+        (dict(model="lif", torch_threads=0), ValueError, "torch_threads must be an integer >= 1"),
         (dict(model="lif", params=("tau",)), ValueError, "has no parameter 'tau'"),
     ]
     for kwargs, error, match in cases:

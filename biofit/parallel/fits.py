@@ -34,6 +34,7 @@ from biofit.models import NeuronModel
 from biofit.parallel.cluster import as_finished, connect, usable_cores
 from biofit.parallel.outputs import finished, install, summary_row, write_csv
 from biofit.parallel.tasks import FitFailure, FitTask, TaskOutput, run_fit_task
+from biofit.validation import check_positive_int
 
 FIT_OPTIONS = tuple(k for k in inspect.signature(fit).parameters
                     if k not in ("recordings", "model", "progress", "out_dir"))
@@ -134,7 +135,7 @@ def _run(recordings, model, out_dir, force, send, format, progress, options, exe
     check_options(jobs, send, options)
     outcomes = [None if force or job.folder is None else finished(job.folder, job.model_name)
                 for job in jobs]
-    reused = [k for k, outcome in enumerate(outcomes) if outcome is not None]
+    reused = {k for k, outcome in enumerate(outcomes) if outcome is not None}
     todo = [k for k, outcome in enumerate(outcomes) if outcome is None]
     bar = tqdm(total=len(jobs), initial=len(reused), unit="fit", desc="fits", disable=not progress)
     failed = 0
@@ -174,6 +175,7 @@ def fit_each(recordings, *, model="adex", out_dir=None, force: bool = False, sen
              format: str | None = None, torch_threads: int = 1, progress: bool = True, **fit_options) -> list:
     """The fits of `fit_many`, one after another in this process (no Dask): ``biofit fit``
     without ``--scheduler``. Same arguments, outputs and return value as `fit_many`."""
+    check_positive_int(torch_threads, "torch_threads")
     def execute(items, send, format, save):
         failures: list = []
         for k, task in _tasks(items, send, format, failures):
@@ -206,6 +208,7 @@ def fit_many(recordings, *, model="adex", scheduler=None, workers: int | None = 
     Returns one entry a task, in plan order: its `FitResult` as it finished (``extra["run"]``:
     worker, task time) or was reused, or a `FitFailure`.
     """
+    check_positive_int(torch_threads, "torch_threads")
     def execute(items, send, format, save):
         failures: list = []
         tasks = {}
