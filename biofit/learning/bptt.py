@@ -10,10 +10,11 @@ Two parts, usable apart:
   ``current[T, B, N] -> spikes[T, B, N]`` modules with an ``n_neurons`` attribute, typically
   `biofit.neurons.build_layer` layers, whose learnable intrinsic parameters (``learn=(...)``)
   train with the weights. `SpikeCountReadout` turns the last layer's spikes into logits.
-* `fit`: Adam on mini-batches, a validation split with early stopping (the state of the epoch
-  with the lowest validation loss is restored), a tqdm bar showing loss and accuracy, CPU or CUDA
-  (``device="cuda"`` falls back to the CPU with a warning where CUDA is absent). Returns a
-  `History`.
+* `fit`: Adam (or plain SGD, with an optional step decay of the rate) on mini-batches, a
+  validation split with early stopping (the state of the epoch with the lowest validation loss
+  is restored), a tqdm bar showing loss and accuracy, CPU or CUDA (``device="cuda"`` falls back
+  to the CPU with a warning where CUDA is absent), optionally the gradient norm of every
+  parameter at every step. Returns a `History`.
 
 The gradient through each spike is the layer's surrogate (Zenke & Ganguli 2018, SuperSpike;
 Neftci, Mostafa & Zenke 2019, IEEE Signal Process. Mag. 36:51); BPTT is torch's autograd through
@@ -126,7 +127,9 @@ class SpikeCountReadout(nn.Module):
 class History:
     """Per-epoch ``train_loss``, ``train_accuracy`` (of the training mini-batches as they were
     seen), ``val_loss``, ``val_accuracy`` (empty without validation data), ``best_epoch`` (0-based
-    epoch whose state the model holds), ``stopped_early`` and ``wall_time`` (s)."""
+    epoch whose state the model holds), ``stopped_early`` and ``wall_time`` (s). ``grad_norms``
+    (only with ``fit(record_grad_norms=True)``): parameter name (``model.named_parameters()``) ->
+    the L2 norm of its gradient at every training step, before clipping."""
 
     train_loss: list = dataclasses.field(default_factory=list)
     train_accuracy: list = dataclasses.field(default_factory=list)
@@ -135,6 +138,7 @@ class History:
     best_epoch: int = 0
     stopped_early: bool = False
     wall_time: float = 0.0
+    grad_norms: dict = dataclasses.field(default_factory=dict)
 
 
 def resolve_device(device) -> torch.device:
@@ -193,8 +197,14 @@ def as_tensors(dataset) -> tuple[Tensor, Tensor]:
     return torch.stack([torch.as_tensor(x) for x, _ in pairs], 1), torch.as_tensor([int(t) for _, t in pairs])
 
 
-def _optimizer(model: nn.Module, learning_rate, intrinsic_learning_rate, weight_decay) -> torch.optim.Adam:
-    """Adam over the trainable parameters: the intrinsic ones in a group of their own."""
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+
+
+def _optimizer(model: nn.Module, learning_rate, intrinsic_learning_rate, weight_decay,
+               kind: str = "adam") -> torch.optim.Optimizer:
+    """Adam or SGD (`OPTIMIZERS`) over the trainable parameters: the intrinsic ones in a group of their own."""
+    if kind not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {kind!r}; expected one of {tuple(OPTIMIZERS)}")
     intrinsic = {id(p) for p in intrinsic_parameters(model)}
     trained = [p for p in model.parameters() if p.requires_grad]  # frozen ones stay as they are
     groups = [{"params": [p for p in trained if id(p) not in intrinsic],
@@ -202,11 +212,20 @@ def _optimizer(model: nn.Module, learning_rate, intrinsic_learning_rate, weight_
               {"params": [p for p in trained if id(p) in intrinsic],
                "lr": learning_rate if intrinsic_learning_rate is None
                else check_positive(intrinsic_learning_rate, "intrinsic_learning_rate")}]
-    return torch.optim.Adam([g for g in groups if g["params"]], weight_decay=weight_decay)
+    return OPTIMIZERS[kind]([g for g in groups if g["params"]], lr=learning_rate, weight_decay=weight_decay)
 
 
-def _train_epoch(model, X, y, order: Tensor, batch_size: int, loss, optimizer, clip_grad_norm, device):
-    """One pass over the samples ``order`` in mini-batches; returns (mean loss, accuracy)."""
+def _record_grad_norms(model: nn.Module, log: dict) -> None:
+    """Append the L2 norm of each parameter's gradient (0 where it has none) to ``log[name]``."""
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            log.setdefault(name, []).append(0.0 if p.grad is None else float(p.grad.detach().norm()))
+
+
+def _train_epoch(model, X, y, order: Tensor, batch_size: int, loss, optimizer, clip_grad_norm, device,
+                 grad_log: dict | None = None):
+    """One pass over the samples ``order`` in mini-batches; returns (mean loss, accuracy).
+    ``grad_log``: a dict that `_record_grad_norms` fills at every step (None: not recorded)."""
     model.train()
     total, correct = 0.0, 0
     for batch in order.split(batch_size):
@@ -215,6 +234,8 @@ def _train_epoch(model, X, y, order: Tensor, batch_size: int, loss, optimizer, c
         value = loss(logits, yb)
         optimizer.zero_grad()
         value.backward()
+        if grad_log is not None:
+            _record_grad_norms(model, grad_log)
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
         optimizer.step()
@@ -227,9 +248,10 @@ def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validat
         loss: Callable[[Tensor, Tensor], Tensor] = nn.functional.cross_entropy, n_epochs: int = 20,
         batch_size: int = 32, learning_rate: float = 1e-3, intrinsic_learning_rate: float | None = None,
         weight_decay: float = 0.0, patience: int | None = None, clip_grad_norm: float | None = None,
-        seed=0, device=None, progress: bool = True, description: str = "bptt") -> History:
+        seed=0, device=None, progress: bool = True, description: str = "bptt", optimizer: str = "adam",
+        lr_step: tuple[int, float] | None = None, record_grad_norms: bool = False) -> History:
     """Train ``model`` (``X[T, B, N] -> logits[B, C]``) on spikes ``X: float[T, n_samples, N]`` and
-    integer labels ``y: [n_samples]`` with Adam; returns a `History`.
+    integer labels ``y: [n_samples]`` with Adam (or SGD); returns a `History`.
 
     ``X`` may instead be a dataset of ``(x[T, N], label)`` pairs, with ``y`` None (`as_tensors`);
     ``validation``: ``(X_val, y_val)``, or a random ``validation_fraction`` of ``X`` held out
@@ -239,7 +261,10 @@ def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validat
     intrinsic parameters (`intrinsic_parameters`; default ``learning_rate``). ``loss(logits, y)``:
     default cross-entropy. Parameters with ``requires_grad=False`` are not trained. ``device``:
     where to train (the model is moved there; batches are moved one at a time). ``seed`` draws
-    the split and the mini-batch order.
+    the split and the mini-batch order. ``optimizer``: ``"adam"`` or ``"sgd"`` (plain SGD, no
+    momentum); ``lr_step``: ``(step_size, gamma)``, every learning rate multiplied by ``gamma``
+    after each ``step_size`` epochs (torch's ``StepLR``; None: constant). ``record_grad_norms``:
+    fill ``History.grad_norms``.
     """
     if y is None and not isinstance(X, Tensor):
         X, y = as_tensors(X)
@@ -250,6 +275,8 @@ def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validat
         raise ValueError(f"validation_fraction must lie in [0, 1), got {validation_fraction!r}")
     if patience is not None:
         patience = check_positive_int(patience, "patience")
+    if lr_step is not None:
+        lr_step = (check_positive_int(lr_step[0], "lr_step step_size"), check_positive(lr_step[1], "lr_step gamma"))
     device = resolve_device(device)
     generator = torch_generator(seed)
     if validation is not None:
@@ -259,7 +286,8 @@ def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validat
         train_idx, val_idx = _split(X.shape[1], fraction, generator)
         X_val, y_val = (X[:, val_idx], y[val_idx]) if val_idx.numel() else (None, None)
     model.to(device)
-    optimizer = _optimizer(model, learning_rate, intrinsic_learning_rate, weight_decay)
+    optimizer = _optimizer(model, learning_rate, intrinsic_learning_rate, weight_decay, optimizer)
+    schedule = None if lr_step is None else torch.optim.lr_scheduler.StepLR(optimizer, *lr_step)
     history, best, best_loss, waited = History(), None, float("inf"), 0
     start = time.perf_counter()
     from tqdm.auto import tqdm
@@ -267,7 +295,10 @@ def fit(model: nn.Module, X, y=None, *, validation: tuple | None = None, validat
     bar = tqdm(range(n_epochs), desc=description, disable=not progress, leave=False)
     for epoch in bar:
         order = train_idx[torch.randperm(train_idx.numel(), generator=generator)]
-        train_loss, train_acc = _train_epoch(model, X, y, order, batch_size, loss, optimizer, clip_grad_norm, device)
+        train_loss, train_acc = _train_epoch(model, X, y, order, batch_size, loss, optimizer, clip_grad_norm, device,
+                                             history.grad_norms if record_grad_norms else None)
+        if schedule is not None:
+            schedule.step()
         history.train_loss.append(train_loss)
         history.train_accuracy.append(train_acc)
         postfix = {"loss": f"{train_loss:.3f}", "acc": f"{train_acc:.3f}"}

@@ -41,7 +41,8 @@ interval: :math:`g = 1/(F(v_{peak}) - v_c)` there, 0 elsewhere. Both edges are f
 :math:`(\varepsilon, v_r, \Delta, v_{peak})` only: nothing is hand-tuned. (2510.05168's own
 equations are not public; this is our derivation for this map.) Requires :math:`v_{peak} > v_c`;
 should learning push :math:`v_c` past :math:`v_{peak}`, each edge is kept at least 0.1 mV from
-:math:`v_{peak}`.
+:math:`v_{peak}`. ``window=(lower, upper)`` replaces the derived edges by fixed ones (volts,
+absolute; a hand-tuned window, to compare against the derived one).
 
 Example
 -------
@@ -91,18 +92,20 @@ class QIF(NeuronLayer):
     """Layer of N QIF neurons: ``layer(current[T, B, N]) -> spikes[T, B, N]``.
 
     Parameters: those of `biofit.neurons.layer.NeuronLayer`, without a surrogate choice (the
-    window is derived, see the module docstring); ``**params``: ``tau_mem, R, v_rest, delta_v,
-    v_reset, v_peak, t_ref`` (SI; defaults and bounds: ``biofit.models.get_model("qif")``).
-    ValueError if ``v_peak <= v_rest + delta_v``.
+    window is derived, see the module docstring); ``window``: None (derived) or fixed edges
+    ``(lower, upper)``, volts, with ``lower < v_peak < upper``; ``**params``: ``tau_mem, R,
+    v_rest, delta_v, v_reset, v_peak, t_ref`` (SI; defaults and bounds:
+    ``biofit.models.get_model("qif")``). ValueError if ``v_peak <= v_rest + delta_v``.
     """
 
     model = QIF_MODEL
 
-    def __init__(self, n_neurons: int, dt: float, **kwargs) -> None:
+    def __init__(self, n_neurons: int, dt: float, *, window: tuple[float, float] | None = None, **kwargs) -> None:
         for name in ("surrogate", "width"):
             if name in kwargs:
                 raise TypeError(f"QIF takes no {name!r}: its surrogate window follows from its parameters")
         super().__init__(n_neurons, dt, **kwargs)
+        self.fixed_window = None if window is None else self._check_window(window)
         p = self.params()
         gap = p["v_peak"] - p["v_rest"] - p["delta_v"]
         if bool((gap <= 0).any()):
@@ -110,6 +113,13 @@ class QIF(NeuronLayer):
                 f"qif needs v_peak > v_rest + delta_v (the unstable fixed point); "
                 f"v_peak - v_rest - delta_v = {gap.min().item():.4g} V"
             )
+
+    def _check_window(self, window) -> tuple[float, float]:
+        lower, upper = (float(edge) for edge in window)
+        v_peak = self.intrinsic()["v_peak"]
+        if not (bool((lower < v_peak).all()) and bool((v_peak < upper).all())):
+            raise ValueError(f"window = ({lower}, {upper}) V must contain v_peak strictly (lower < v_peak < upper)")
+        return lower, upper
 
     def window(self) -> tuple[Tensor, Tensor]:
         """Surrogate window edges ``(lower, upper)`` in volts, absolute (shape [N] or [])."""
@@ -120,7 +130,10 @@ class QIF(NeuronLayer):
     def _window_offsets(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """Window edges minus ``v_peak`` (V; lower < 0 < upper, at least 0.1 mV from it), detached."""
         p = self.intrinsic()
-        lo, hi = qif_window(self.dt / p["tau_mem"], p["v_rest"], p["delta_v"], p["v_peak"])
+        if self.fixed_window is not None:
+            lo, hi = (torch.full_like(p["v_peak"], edge) for edge in self.fixed_window)
+        else:
+            lo, hi = qif_window(self.dt / p["tau_mem"], p["v_rest"], p["delta_v"], p["v_peak"])
         lo = torch.clamp(lo - p["v_peak"], max=-MIN_HALF_WINDOW).detach()
         hi = torch.clamp(hi - p["v_peak"], min=MIN_HALF_WINDOW).detach()
         return lo.to(dtype), hi.to(dtype)
