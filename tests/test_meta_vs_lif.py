@@ -106,8 +106,8 @@ def test_cli_reproduce_calls_the_registered_function(monkeypatch, tmp_path, caps
     assert main(["reproduce", "meta-vs-lif", "--small", "--device", "cuda", "--seeds", "4"]) == 0
     assert calls == [dict(out="results/meta-vs-lif", small=True, device="cuda", seeds=4, data=None)]
     assert "meta-vs-lif" in REPRODUCTIONS and reproduction("meta-vs-lif") is meta_vs_lif.run
-    with pytest.raises(ValueError, match="unknown reproduction 'polara'"):
-        reproduction("polara")
+    with pytest.raises(ValueError, match="unknown reproduction 'nope'"):
+        reproduction("nope")
     with pytest.raises(SystemExit):
         main(["reproduce", "nope"])
 

@@ -13,6 +13,10 @@ import importlib
 REPRODUCTIONS = {
     "meta-vs-lif": ("biofit.experiments.meta_vs_lif", "run",
                     "2508.11674: learned vs fixed intrinsic parameters, LIF vs meta neuron, SNN-LZC"),
+    "polara": ("biofit.experiments.polara_vs_lif", "run",
+               "Lai & Cao (AAAI-26): POLARA vs LIF on digits, the ablation, gradient norms per layer"),
+    "qif": ("biofit.experiments.qif_vs_lif", "run",
+            "2510.05168: the discrete QIF map and its derived surrogate window; QIF (+tdBN) vs LIF"),
 }
 
 
