@@ -176,7 +176,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         optimizer = CMAES(generations=args.generations, seed=args.seed)
     if args.method in (None, "hybrid") and (args.iterations is not None or args.generations is not None):
         optimizer = Hybrid(Gradient(iterations=args.iterations or 300, seed=args.seed),
-                           CMAES(sigma0=1.0, generations=args.generations or 30, seed=args.seed))
+                           CMAES(population=24, sigma0=1.0, generations=args.generations or 20, seed=args.seed))
     models = [m.strip() for m in args.model.split(",")]
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=args.method, params=params, fixed=fixed,
@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "must divide it)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
     fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300)")
-    fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 30)")
+    fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")
     fit.add_argument("--out", default="results/fit", help="output folder (default results/fit)")

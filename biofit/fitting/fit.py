@@ -58,7 +58,7 @@ def _optimizer(method: str, seed: int, optimizer):
     if method == "cmaes":
         return CMAES(seed=seed)
     if method == "hybrid":
-        return Hybrid(Gradient(seed=seed), CMAES(seed=seed, sigma0=1.0, generations=30))
+        return Hybrid(Gradient(seed=seed), CMAES(population=24, sigma0=1.0, generations=20, seed=seed))
     return Gradient(seed=seed)
 
 

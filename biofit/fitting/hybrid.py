@@ -10,8 +10,8 @@ searched on the spike timing.
 
 Example
 -------
->>> Hybrid().cmaes.generations
-30
+>>> Hybrid().cmaes.generations, Hybrid().cmaes.population
+(20, 24)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Hybrid:
     """The two stages' settings (`Gradient`, `CMAES`; ``cmaes.sigma0`` multiplies the steps)."""
 
     gradient: Gradient = field(default_factory=Gradient)
-    cmaes: CMAES = field(default_factory=lambda: CMAES(sigma0=1.0, generations=30))
+    cmaes: CMAES = field(default_factory=lambda: CMAES(population=24, sigma0=1.0, generations=20))
 
     def run(self, space: SearchSpace, data: FitData, loss, start: np.ndarray, progress: bool = True):
         """``(best unit point, best loss, history)``; history rows carry ``"stage"``."""

@@ -1,9 +1,11 @@
 """Simulate parameter sets on a fit's sweeps: Brian2 populations (one `NeuronGroup` per sweep length).
 
 `simulate_candidates` runs P parameter sets on all sweeps of a `FitData` in Brian2
-(`biofit.reference.simulate`, cython target): for each group of equally long sweeps one group
-of P x n neurons (candidate p, sweep j is neuron ``p n + j``), per-neuron parameters, one run. A
-CMA-ES generation is one such call per sweep length, the scoring of a fit another.
+(`biofit.reference.simulate`, cython target): one group of P x n neurons (candidate p, sweep j is
+neuron ``p n + j``), per-neuron parameters, one run as long as the longest sweep (shorter sweeps'
+currents are padded with zeros and their responses cut at their end). Brian2's run time is set by
+the number of steps (a Python call per code object and step) far more than by the number of
+neurons, so one long run beats one run per sweep length. A CMA-ES generation is one such call.
 
 `Response` holds what the losses compare with a sweep: the model voltage at the data's samples
 (Brian2 records ``v[k]`` at ``t = k dt``, before step k) and the model's spike times.
@@ -44,16 +46,22 @@ def simulate_candidates(model: NeuronModel, params: Mapping[str, object], data: 
         raise ValueError(f"parameter arrays of different lengths {sorted(sizes)}")
     n_cand = sizes.pop() if sizes else 1
     per_candidate = {k: _as_array(v, n_cand) for k, v in params.items()}
+    n_steps = max(g.current.shape[0] for g in data.groups)
+    index = [s for g in data.groups for s in g.index]
+    current = np.zeros((n_steps, len(index)))
+    col = 0
+    for g in data.groups:
+        current[: g.current.shape[0], col: col + len(g.index)] = g.current
+        col += len(g.index)
+    n = len(index)
+    neuron_params = {k: np.repeat(v, n) for k, v in per_candidate.items()}
+    trace = simulate(model, neuron_params, np.tile(current, (1, n_cand)), data.dt,
+                     record=() if not record_voltage else None)
     out: list[list[Response | None]] = [[None] * len(data.sweeps) for _ in range(n_cand)]
-    for group in data.groups:
-        n = len(group.index)
-        neuron_params = {k: np.repeat(v, n) for k, v in per_candidate.items()}
-        current = np.tile(group.current, (1, n_cand))
-        trace = simulate(model, neuron_params, current, data.dt, record=() if not record_voltage else None)
-        for p in range(n_cand):
-            for j, s in enumerate(group.index):
-                col = p * n + j
-                ratio = data.ratios[s]
-                v = trace.v[::ratio, col][: data.sweeps[s].n_samples] if record_voltage else np.empty(0)
-                out[p][s] = Response(np.asarray(v), trace.spike_times[col])
+    for p in range(n_cand):
+        for j, s in enumerate(index):
+            sweep, ratio = data.sweeps[s], data.ratios[s]
+            v = trace.v[::ratio, p * n + j][: sweep.n_samples] if record_voltage else np.empty(0)
+            spikes = trace.spike_times[p * n + j]
+            out[p][s] = Response(np.asarray(v), spikes[spikes < sweep.duration - 1e-12])
     return out  # type: ignore[return-value]
