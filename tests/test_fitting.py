@@ -222,3 +222,15 @@ def test_an_interrupted_save_leaves_no_partial_output(lif_cell, tmp_path, monkey
         result.save(out, [lif_cell], [[s.voltage for s in lif_cell.sweeps]])
     assert not out.exists() and list(tmp_path.iterdir()) == []
     assert not math.isnan(result.wall_time_s)
+
+
+def test_finely_sampled_sweeps_are_resampled_keeping_the_charge():
+    fine = Sweep(0, 5e-5, np.arange(10) * 1e-12, np.linspace(-0.07, -0.06, 10), np.array([0.0002]))
+    data = FitData.from_recordings([Recording([fine])], [None], dt=1e-4)
+    sweep = data.sweeps[0]
+    assert sweep.dt == 1e-4 and sweep.n_samples == 5
+    np.testing.assert_allclose(sweep.current, [0.5e-12, 2.5e-12, 4.5e-12, 6.5e-12, 8.5e-12])
+    assert sweep.current.sum() * 1e-4 == pytest.approx(fine.current.sum() * 5e-5)
+    np.testing.assert_array_equal(sweep.voltage, fine.voltage[::2])
+    with pytest.raises(ValueError, match="not a whole multiple of its sampling interval"):
+        FitData.from_recordings([Recording([fine])], [None], dt=1.3e-4)

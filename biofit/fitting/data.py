@@ -1,9 +1,13 @@
 """The data side of a fit: sweeps chosen, checked and laid out on the simulation grid.
 
 `FitData` takes sweeps of one or more recordings (any sampling intervals) and a simulation step
-``dt``, by default the finest sampling interval. Each sweep's interval must be a whole multiple of
-``dt``: its current is held over each sample (repeated ``ratio`` times), and the model's voltage is
-compared with the data at the data's own samples (every ``ratio``-th simulation step). Sweeps of
+``dt``, by default the finest sampling interval. A sweep sampled more coarsely than ``dt`` (its
+interval a whole multiple of ``dt``) has its current held over each sample (repeated ``ratio``
+times), and the model's voltage is compared with the data at the data's own samples (every
+``ratio``-th simulation step). A sweep sampled more finely (``dt`` a whole multiple of its
+interval, e.g. 20 kHz data fitted at 0.1 ms) is first resampled to ``dt``: the current averaged
+over each step (the charge it injects is kept), the voltage taken at the step's start, the spike
+times unchanged. Sweeps of
 equal length on the simulation grid form a `Group`, simulated together.
 
 Every check runs here, before any simulation: sweep ids that do not exist, train/test overlap,
@@ -62,6 +66,7 @@ class FitData:
         if not sweeps:
             raise ValueError("no sweeps selected")
         dt = min(s.dt for s in sweeps) if dt is None else check_dt(dt)
+        sweeps = [_resample(s, dt, label) for s, label in zip(sweeps, labels)]
         ratios = []
         for s, label in zip(sweeps, labels):
             ratio = s.dt / dt
@@ -85,6 +90,21 @@ class FitData:
         """ValueError if the sweeps hold no spike at all (a spike metric has nothing to match)."""
         if self.n_spikes == 0:
             raise ValueError(f"{what} needs spikes, but the sweeps {list(self.labels)} have none")
+
+
+def _resample(sweep: Sweep, dt: float, label: str) -> Sweep:
+    """`sweep` on the coarser grid `dt` (module docstring), or itself if its interval is >= dt."""
+    if sweep.dt >= dt * (1 - 1e-9):
+        return sweep
+    q = dt / sweep.dt
+    if abs(q - round(q)) > 1e-6 * q:
+        raise ValueError(f"sweep {label}: the simulation step dt = {dt} s is not a whole multiple of its "
+                         f"sampling interval {sweep.dt} s")
+    q = int(round(q))
+    n = sweep.n_samples // q
+    current = sweep.current[: n * q].reshape(n, q).mean(axis=1)
+    spikes = sweep.spike_times[sweep.spike_times < n * dt]
+    return Sweep(sweep.id, dt, current, sweep.voltage[: n * q: q], spikes, sweep.start_time)
 
 
 def split_sweeps(recording: Recording, train: Sequence[int] | None, test: Sequence[int] | None):

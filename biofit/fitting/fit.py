@@ -77,7 +77,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         default: every sweep not in test is a train sweep.
     loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient`, `CMAES` or
         `Hybrid` object replacing the method's default settings.
-    dt: simulation step [s] (default: the finest sampling interval; must divide every sweep's).
+    dt: simulation step [s] (default: the finest sampling interval; a multiple or a divisor of each
+        sweep's, see `FitData`).
     seed: seeds the optimizer. out_dir: if given, `FitResult.save` writes the files there.
     """
     start_time = time.perf_counter()

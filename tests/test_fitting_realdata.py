@@ -1,0 +1,59 @@
+"""Fits of the public recordings in ../shared/data (slow; `realdata`): the numbers of issue 12.
+
+* the pyABF step recording: AdEx fitted on the even sweeps (at 0.1 ms, the 20 kHz data resampled),
+  the odd sweeps' spike counts predicted within 15 %;
+* QSNMC 2007 Challenge B, both Blue Brain cells: AdEx, ALIF and LIF fitted on the even `IDRest`
+  sweeps and the `APWaveform` protocol, scored on the odd `IDRest` sweeps (Γ, spike-count error,
+  subthreshold RMSE);
+* the eFEL trace: AdEx fitted, Γ reported.
+
+Run with ``pytest -m "slow and realdata" tests/test_fitting_realdata.py -s`` to see the tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from biofit.fitting import fit
+from biofit.fitting.report import format_fit
+from biofit.io import load_recording
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+
+def test_abf_steps_even_sweeps_predict_the_odd_spike_counts(shared_data, tmp_path):
+    rec = load_recording(shared_data / "abf" / "171116sh_0018.abf")
+    ids = rec.sweep_ids
+    result = fit(rec, "adex", train_sweeps=ids[0::2], test_sweeps=ids[1::2], dt=1e-4, seed=0, progress=False,
+                 out_dir=tmp_path)
+    print("\n" + format_fit(result))
+    rows = result.test["sweeps"]
+    model = sum(r["n_spikes_model"] for r in rows.values())
+    data = sum(r["n_spikes_data"] for r in rows.values())
+    print({k: (r["n_spikes_data"], r["n_spikes_model"]) for k, r in rows.items()})
+    assert data > 0 and abs(model - data) <= 0.15 * data
+    for label, r in rows.items():
+        assert abs(r["n_spikes_model"] - r["n_spikes_data"]) <= max(0.15 * r["n_spikes_data"], 1), label
+
+
+@pytest.mark.parametrize("model", ["adex", "alif", "lif"])
+@pytest.mark.parametrize("cell", ["C010302A1", "C140201C"])
+def test_qsnmc_challenge_b_held_out_idrest(shared_data, cell, model):
+    folder = shared_data / "qsnmc2007_challengeB" / cell / "train"
+    idrest = load_recording(folder / "train3")
+    waveform = load_recording(folder / "train2")
+    ids = idrest.sweep_ids
+    result = fit([idrest, waveform], model, train_sweeps=[ids[0::2], waveform.sweep_ids],
+                 test_sweeps=[ids[1::2], []], seed=0, progress=False)
+    print("\n" + format_fit(result))
+    mean = result.test["mean"]
+    assert np.isfinite(mean["gamma"]) and mean["gamma"] > 0.2
+    assert mean["abs_spike_count_error"] < 0.5 * np.mean([r["n_spikes_data"] for r in result.test["sweeps"].values()])
+
+
+def test_efel_trace_fitted(shared_data):
+    rec = load_recording(shared_data / "efel" / "current.txt")
+    result = fit(rec, "adex", seed=0, progress=False)
+    print("\n" + format_fit(result))
+    assert result.train["mean"]["gamma"] > 0.3
