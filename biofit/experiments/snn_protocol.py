@@ -65,10 +65,12 @@ def digits_task(n_bins: int, n_per_class: int | None, max_rate_hz: float, dt: fl
     return split_task("digits", X, y, dt)
 
 
-def sources_task(n_per_class: int, n_channels: int, n_bins: int, dt: float = 1e-3) -> TensorTask:
+def sources_task(n_per_class: int, n_channels: int, n_bins: int, difficulty: float = 0.0,
+                 dt: float = 1e-3) -> TensorTask:
     """Bernoulli / Markov / dead-time Poisson sources at one rate (`biofit.datasets.source_tasks`;
-    50 Hz, lambda 0.8, 15 dead bins: the setting of the meta-vs-LIF reproduction)."""
-    X, y = source_task(n_per_class, n_channels, n_bins, dt, 50.0, max_correlation=0.8, max_dead_bins=15, seed=0)
+    50 Hz, lambda_max 0.8, 15 dead bins at most: the setting of the meta-vs-LIF reproduction)."""
+    X, y = source_task(n_per_class, n_channels, n_bins, dt, 50.0, difficulty, max_correlation=0.8, max_dead_bins=15,
+                       seed=0)
     return split_task("sources", X, y, dt)
 
 
