@@ -265,9 +265,9 @@ def test_qif_summary_intervals_are_scipys_and_the_map_csv_is_the_map(qif_out):
     summary = read_csv(qif_out / "summary.csv")
     per_variant = [r for r in summary if r.get("neuron")]
     assert len(per_variant) == 2 * 6
+    variant = lambda r: (r["task"], r["neuron"], r["window"], r["tdbn"])  # noqa: E731
     for row in per_variant:
-        key = (row["task"], row["neuron"], row["window"], row["tdbn"])
-        accuracies = [float(r["test_accuracy"]) for r in rows if (r["task"], r["neuron"], r["window"], r["tdbn"]) == key]
+        accuracies = [float(r["test_accuracy"]) for r in rows if variant(r) == variant(row)]
         assert int(row["n"]) == QIF_TINY.seeds == len(accuracies)
         check_interval(row, accuracies)
     contrasts = [r for r in summary if r.get("contrast")]
