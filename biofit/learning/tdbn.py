@@ -26,8 +26,8 @@ Example
 >>> import torch
 >>> norm = TemporalBatchNorm(3, threshold=2.0)
 >>> y = norm(torch.randn(50, 8, 3) * 7 + 4)
->>> [round(v, 3) for v in y.mean((0, 1)).tolist()], [round(v, 2) for v in y.std((0, 1), unbiased=False).tolist()]
-([0.0, 0.0, 0.0], [2.0, 2.0, 2.0])
+>>> bool(y.mean((0, 1)).abs().max() < 1e-5), [round(v, 2) for v in y.std((0, 1), unbiased=False).tolist()]
+(True, [2.0, 2.0, 2.0])
 """
 
 from __future__ import annotations
