@@ -11,6 +11,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("BIOFIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker runs torch at one intra-op thread: the workers already use
+    the cores, and extra threads only contend (small tensors slow down many times over)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 def pytest_collection_modifyitems(config, items):
     """Skip `realdata` tests, with the reason, where ../shared/data is absent."""
     if SHARED_DATA.is_dir():
