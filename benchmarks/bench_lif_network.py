@@ -5,7 +5,9 @@ Compares biofit's `LIF` layer with snnTorch (`snntorch.Leaky`) and Norse (`LIFBo
 structure for every framework: a `Linear` applied to the whole [T, B, in] sequence, then the
 neuron loop over time, twice; loss = cross-entropy of the output spike counts. All neurons have a
 membrane decay of exp(-0.1) per step (tau = 10 ms at dt = 1 ms) and no refractory period. A last
-row times the same network with the neurons removed: the cost every framework shares.
+row times the same network with the neurons removed: the cost every framework shares. The
+"generated step" row runs biofit's LIF without its fused fast path (the torch step generated from
+the Brian2 equations, one autograd node per operation), to show what the fused scan buys.
 
 Timing: each framework runs in its own subprocess (fresh allocator, separate memory high-water
 mark); `--rounds` rounds interleave the frameworks to spread machine noise; each process times
@@ -44,9 +46,10 @@ from pathlib import Path
 T, B, N_IN, N_HID, N_OUT = 100, 128, 784, 100, 10
 DT, TAU = 1e-3, 10e-3
 BETA = math.exp(-DT / TAU)
-FRAMEWORKS = ("biofit", "biofit_learn", "snntorch", "norse_box", "norse_lif", "linear_only")
+FRAMEWORKS = ("biofit", "biofit_generated", "biofit_learn", "snntorch", "norse_box", "norse_lif", "linear_only")
 LABELS = {
-    "biofit": "biofit LIF",
+    "biofit": "biofit LIF (fused scan)",
+    "biofit_generated": "biofit LIF, generated step (no fused scan)",
     "biofit_learn": "biofit LIF, learn=(tau_mem, v_th)",
     "snntorch": "snnTorch Leaky",
     "norse_box": "Norse LIFBoxCell",
@@ -72,6 +75,8 @@ def _neuron_loop(framework: str, n: int):
 
         learn = ("tau_mem", "v_th") if framework == "biofit_learn" else ()
         layer = LIF(n, DT, tau_mem=TAU, t_ref=0.0, learn=learn)
+        if framework == "biofit_generated":
+            layer.fused = None  # the step generated from the Brian2 equations, without the fused scan
         # same regime as threshold-1 peers: one input unit moves v by (v_th - v_rest) per step
         p = layer.intrinsic()
         scale = float((p["v_th"] - p["v_rest"]).mean() / (p["R"].mean() * (1.0 - BETA)))

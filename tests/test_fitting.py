@@ -234,3 +234,15 @@ def test_finely_sampled_sweeps_are_resampled_keeping_the_charge():
     np.testing.assert_array_equal(sweep.voltage, fine.voltage[::2])
     with pytest.raises(ValueError, match="not a whole multiple of its sampling interval"):
         FitData.from_recordings([Recording([fine])], [None], dt=1.3e-4)
+
+
+def test_a_fit_at_a_coarser_step_saves_model_traces_on_the_data_samples(lif_cell, tmp_path):
+    result = _fit_lif(lif_cell, "gradient", optimizer=Gradient(iterations=2, seed=0), dt=2 * DT, out_dir=tmp_path)
+    assert result.dt == pytest.approx(2 * DT)
+    from biofit.io.nwb import read_model_traces
+
+    traces = read_model_traces(tmp_path / "fit.nwb")["model_voltage"]
+    # every written model trace has as many samples as its 0.6 s sweep sampled at DT, each model
+    # step held over the two samples it covers
+    assert sorted(traces) == [0, 1, 2, 3] and all(t.size == 6000 for t in traces.values())
+    assert all(np.array_equal(t[0::2], t[1::2]) for t in traces.values())

@@ -119,14 +119,15 @@ def run_task(task: Task, config: Config, device, bar) -> list[dict]:
 
 
 def run(out="results/meta-vs-lif", small: bool = False, device="cpu", seeds: int | None = None, data=None,
-        tasks=None) -> Path:
+        tasks=None, config: Config | None = None) -> Path:
     """Run the whole comparison and write its outputs under ``out``; returns the table's path.
 
     ``small``: the CI size (`SMALL`, small tasks); ``seeds``: override the number of seeds;
     ``data``: auditory-cortex files, one task each (default: the shared ``D_A_I.csv``, skipped
-    with a note if absent); ``tasks``: names of the tasks to run (default: all).
+    with a note if absent); ``tasks``: names of the tasks to run (default: all); ``config``: a
+    `Config` of one's own (the tasks keep the size ``small`` gives them).
     """
-    config = SMALL if small else FULL
+    config = config or (SMALL if small else FULL)
     if seeds is not None:
         if seeds < 2:
             raise ValueError(f"seeds must be >= 2 for a confidence interval, got {seeds}")

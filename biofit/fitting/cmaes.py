@@ -52,7 +52,8 @@ class CMAES:
         (``float[d]``, optional) multiply ``sigma0`` per coordinate (CMA-ES's ``CMA_stds``).
 
         Returns ``(best unit point, best loss, history)``; history has one row per generation:
-        ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s"}``.
+        ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s", "best"}`` (``best``: the
+        SI values of the best point so far, so a trajectory can be scored afterwards).
         """
         import cma
 
@@ -76,7 +77,8 @@ class CMAES:
                 finite = losses[np.isfinite(losses)]
                 history.append({"generation": len(history), "best_loss": best_f,
                                 "mean_loss": float(finite.mean()) if finite.size else float("inf"),
-                                "evaluations": evaluations, "time_s": time.perf_counter() - t0})
+                                "evaluations": evaluations, "time_s": time.perf_counter() - t0,
+                                "best": {k: float(v) for k, v in space.from_unit(best_x).items()}})
                 bar.update(1)
                 bar.set_postfix(loss=f"{best_f:.4f}")
         finally:

@@ -62,6 +62,17 @@ def _optimizer(method: str, seed: int, optimizer):
     return Gradient(seed=seed)
 
 
+def _on_samples(voltage: np.ndarray, sweep) -> np.ndarray:
+    """A model voltage simulated at a step coarser than `sweep`'s sampling (resampled data, see
+    `FitData`) held over each step onto the sweep's own samples; unchanged otherwise."""
+    voltage = np.asarray(voltage, dtype=np.float64)
+    if voltage.size == sweep.n_samples:
+        return voltage
+    q = max(1, int(round(sweep.n_samples / max(voltage.size, 1))))
+    held = np.repeat(voltage, q)[: sweep.n_samples]
+    return np.concatenate([held, np.full(sweep.n_samples - held.size, held[-1])])
+
+
 def fit(recordings, model="adex", method: str | None = None, params: Sequence[str] | None = None,
         priors: Mapping | None = None, fixed: Mapping[str, float] | None = None, train_sweeps=None,
         test_sweeps=None, loss: WeightedLoss | None = None, optimizer=None, dt: float | None = None,
@@ -122,7 +133,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         chosen = [r.select(s[0] + s[1]) for r, s in zip(recs, splits)]
         traces, k = [], 0
         for rec in chosen:
-            traces.append([by_label[lab].voltage for lab in everything.labels[k:k + len(rec)]])
+            traces.append([_on_samples(by_label[lab].voltage, sw) for lab, sw in
+                           zip(everything.labels[k:k + len(rec)], rec.sweeps)])
             k += len(rec)
         result.save(out_dir, chosen, traces)
     return result

@@ -271,7 +271,8 @@ class Gradient:
         iteration's chunk starts from the preceding chunks' final states (a relaxation of the
         multiple-shooting continuity); one full forced run per start sets them first.
         Returns ``(best unit point, best validation loss, history)``; history has one row per
-        validation: ``{"restart", "iteration", "train_loss", "validation_loss", "time_s"}``.
+        validation: ``{"restart", "iteration", "train_loss", "validation_loss", "time_s", "best"}``
+        (``best``: the SI values of the best point so far, so a trajectory can be scored afterwards).
         """
         weights = self._weights(loss)
         if weights[1]:
@@ -311,16 +312,18 @@ class Gradient:
                     if (it + 1) % self.validate_every and it + 1 != self.iterations:
                         continue
                     val = float(val.detach())
-                    history.append({"restart": r, "iteration": it + 1, "train_loss": float(train.detach()),
-                                    "validation_loss": val, "time_s": time.perf_counter() - t0})
-                    bar.set_postfix(loss=f"{val:.4f}", restart=r)
                     if val < run_best[1] * (1 - self.tolerance):
                         run_best, stale = (z.detach().clone(), val), 0
                     else:
                         stale += 1
-                        if stale >= self.patience:
-                            bar.update(self.iterations - it - 1)
-                            break
+                    so_far = (torch.sigmoid(run_best[0]).numpy() if run_best[1] < best[1] else best[0])
+                    history.append({"restart": r, "iteration": it + 1, "train_loss": float(train.detach()),
+                                    "validation_loss": val, "time_s": time.perf_counter() - t0,
+                                    "best": {k: float(v) for k, v in space.from_unit(so_far).items()}})
+                    bar.set_postfix(loss=f"{val:.4f}", restart=r)
+                    if stale >= self.patience:
+                        bar.update(self.iterations - it - 1)
+                        break
                 if run_best[1] < best[1]:
                     best = (torch.sigmoid(run_best[0]).numpy(), run_best[1])
         finally:
