@@ -6,7 +6,6 @@ import csv
 import math
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -120,10 +119,9 @@ def test_run_rejects_unknown_tasks_and_too_few_seeds(tmp_path):
 
 
 @pytest.mark.slow
-def test_reproduce_small_runs_from_the_command_line_in_a_few_minutes(tmp_path):
-    start = time.perf_counter()
+def test_reproduce_small_runs_from_the_command_line_and_writes_every_output(tmp_path):
+    # every task at the small size (the notebook runs the sources task in the default suite)
     subprocess.run([sys.executable, "-m", "biofit.cli", "reproduce", "meta-vs-lif", "--small", "--out",
                     str(tmp_path)], check=True, capture_output=True)
-    assert time.perf_counter() - start < 300
     for name in ("runs.csv", "summary.csv", "meta_vs_lif.md", "meta_vs_lif.png", "meta.json"):
         assert (tmp_path / name).is_file(), name
