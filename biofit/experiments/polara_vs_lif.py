@@ -155,7 +155,8 @@ def run(out="results/polara", small: bool = False, device="cpu", seeds: int | No
     not used (the digits ship with scikit-learn; a value raises); ``config``: a `Config` of one's own.
     """
     if data:
-        raise ValueError("the polara reproduction reads no data files (it uses scikit-learn's digits)")
+        raise ValueError(f"the polara reproduction reads no data files (it uses scikit-learn's digits), "
+                         f"got data={list(data)!r}")
     config = config or (SMALL if small else FULL)
     if LEARNING_RATE not in config.learning_rates:
         raise ValueError(f"the learning-rate grid {config.learning_rates} must contain the stated {LEARNING_RATE}")

@@ -87,7 +87,8 @@ def run(out="results/qif", small: bool = False, device="cpu", seeds: int | None 
     not used (a value raises); ``config``: a `Config` of one's own.
     """
     if data:
-        raise ValueError("the qif reproduction reads no data files (its tasks are generated)")
+        raise ValueError(f"the qif reproduction reads no data files (its tasks are generated), "
+                         f"got data={list(data)!r}")
     config = config or (SMALL if small else FULL)
     if seeds is not None:
         if seeds < 2:
