@@ -10,25 +10,16 @@ sample and fit time, and per task/neuron/training the gain learned - fixed paire
 from __future__ import annotations
 
 import csv
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 
+from biofit.experiments.snn_protocol import csv_bytes
 from biofit.experiments.stats import mean_ci, paired_gain
 from biofit.io.atomic import write_atomic
 
 GROUP = ("task", "neuron", "training")
-
-
-def _csv(rows: list[dict]) -> bytes:
-    fields = list(dict.fromkeys(k for row in rows for k in row))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fields, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return text.getvalue().encode()
 
 
 def read_runs(path) -> list[dict]:
@@ -133,8 +124,8 @@ def figure(summary: list[dict], rows: list[dict], path: Path) -> Path:
 def write_outputs(out: Path, rows: list[dict], meta: dict) -> Path:
     """Write the four outputs (module docstring) and ``meta.json``; returns the Markdown path."""
     summary = summarize(rows)
-    write_atomic(out / "runs.csv", lambda f: f.write(_csv(rows)))
-    write_atomic(out / "summary.csv", lambda f: f.write(_csv(summary)))
+    write_atomic(out / "runs.csv", lambda f: f.write(csv_bytes(rows)))
+    write_atomic(out / "summary.csv", lambda f: f.write(csv_bytes(summary)))
     write_atomic(out / "meta.json", lambda f: f.write(json.dumps(meta, indent=1).encode()))
     figure(summary, rows, out / "meta_vs_lif.png")
     table = out / "meta_vs_lif.md"

@@ -17,15 +17,12 @@ in, ``fit.json`` last, so a folder holding ``fit.json`` holds a complete fit; an
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from biofit.io.atomic import write_atomic
+from biofit.io.atomic import staged_folder, write_atomic
 
 
 @dataclass
@@ -71,9 +68,7 @@ class FitResult:
         from biofit.plotting import plot_fit
 
         out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        try:
+        with staged_folder(out, last="fit.json") as tmp:  # fit.json, the marker of a complete fit, last
             names = ["fit.nwb"] if len(recordings) == 1 else [f"fit_{k}.nwb" for k in range(len(recordings))]
             for k, (rec, name) in enumerate(zip(recordings, names)):
                 model_traces = None if traces is None else {"model_voltage": traces[k]}
@@ -82,12 +77,6 @@ class FitResult:
                 plot_fit(self, recordings, traces, tmp / "fit.png")
             payload = json.dumps(self.to_dict(), indent=2, sort_keys=False).encode()
             write_atomic(tmp / "fit.json", lambda f: f.write(payload))
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "fit.json").unlink(missing_ok=True)  # the marker of a complete fit goes first
-            for path in sorted(tmp.iterdir(), key=lambda p: p.name == "fit.json"):
-                os.replace(path, out / path.name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return out
 
 

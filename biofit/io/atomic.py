@@ -7,8 +7,12 @@ which holds because the temporary file is created in the target's own folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -35,3 +39,29 @@ def write_atomic(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def staged_folder(folder: str | os.PathLike, last: str) -> Iterator[Path]:
+    """A temporary folder beside ``folder`` to write files into; when the block ends without an
+    error they are moved into ``folder`` (created if missing), ``last`` removed first and moved in
+    last, so a folder holding ``last`` holds a complete set. The temporary folder is always removed.
+
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "fit"
+    >>> with staged_folder(out, "done.json") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("a"); _ = (tmp / "done.json").write_text("{}")
+    >>> sorted(p.name for p in out.iterdir())
+    ['a.txt', 'done.json']
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield tmp
+        folder.mkdir(exist_ok=True)
+        (folder / last).unlink(missing_ok=True)
+        for path in sorted(tmp.iterdir(), key=lambda p: p.name == last):
+            os.replace(path, folder / path.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

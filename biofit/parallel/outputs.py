@@ -14,13 +14,11 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from biofit.fitting import FitResult, load_result
 from biofit.io import write_atomic
+from biofit.io.atomic import staged_folder
 from biofit.parallel.tasks import FitFailure
 
 
@@ -30,17 +28,9 @@ def install(files: dict, folder: Path) -> Path:
     if bad or "fit.json" not in files:
         raise ValueError(f"a fit's files must be plain names including fit.json; got {sorted(files)}")
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged_folder(folder, last="fit.json") as tmp:  # fit.json, the marker of a complete fit, last
         for name, data in files.items():
             (tmp / name).write_bytes(data)
-        folder.mkdir(exist_ok=True)
-        (folder / "fit.json").unlink(missing_ok=True)  # the marker of a complete fit goes first
-        for path in sorted(tmp.iterdir(), key=lambda p: p.name == "fit.json"):
-            os.replace(path, folder / path.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
