@@ -9,7 +9,7 @@ Subcommands::
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
     biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
-    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes] [--train-sweeps 0,2]
+    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes|surrogate] [--train-sweeps 0,2]
                [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
                [--scheduler ADDRESS] [--workers N] [--force]   # many cells on a Dask cluster
     biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
@@ -163,7 +163,7 @@ def _ids(text: str | None):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from biofit.fitting import CMAES, Gradient, Hybrid
+    from biofit.fitting import CMAES, Gradient, Hybrid, Surrogate
     from biofit.fitting.report import format_fit
     from biofit.parallel import FitFailure, fit_each, fit_many
 
@@ -172,6 +172,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     optimizer = None
     if args.iterations is not None and args.method == "gradient":
         optimizer = Gradient(iterations=args.iterations, seed=args.seed)
+    if args.iterations is not None and args.method == "surrogate":
+        optimizer = Surrogate(iterations=args.iterations)
     if args.generations is not None and args.method == "cmaes":
         optimizer = CMAES(generations=args.generations, seed=args.seed)
     if args.method in (None, "hybrid") and (args.iterations is not None or args.generations is not None):
@@ -295,8 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("recording", nargs="+", help="recording files or folders")
     fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex), "
                      "or several, comma-separated: each recording fitted with each")
-    fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes"),
-                     help="optimizer (default: per model, hybrid for the built-ins)")
+    fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
+                     help="optimizer (default: per model, hybrid for the built-ins; surrogate: the "
+                     "free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
     fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
     fit.add_argument("--fixed", help="fixed parameter values in SI, e.g. t_ref=0.002,V_peak=0")
     fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")
@@ -304,7 +307,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--dt", type=float, help="simulation step in s (default: the sampling interval; "
                      "must divide it)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
-    fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300)")
+    fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300); surrogate: "
+                     "iterations (default 150)")
     fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")

@@ -98,6 +98,17 @@ def test_split_rejects_missing_ids_and_overlap(lif_cell):
         split_sweeps(lif_cell, None, [9])
     with pytest.raises(ValueError, match=r"sweeps \[1\] are in both"):
         split_sweeps(lif_cell, [0, 1], [1, 2])
+    with pytest.raises(ValueError, match="no sweeps of lif_cell are selected"):
+        split_sweeps(lif_cell, [], [])
+
+
+def test_a_recording_may_give_train_sweeps_only_or_test_sweeps_only(lif_cell):
+    other = Recording(lif_cell.sweeps[:2], RecordingInfo(cell="other"))
+    assert split_sweeps(other, [], [0, 1]) == ([], [0, 1])
+    data = FitData.from_recordings([lif_cell, other], [[0, 3], []])
+    assert data.labels == ("lif_cell:0", "lif_cell:3")
+    with pytest.raises(ValueError, match="every recording's list of sweep ids is empty"):
+        FitData.from_recordings([lif_cell, other], [[], []])
 
 
 # -- the losses ----------------------------------------------------------------------------------

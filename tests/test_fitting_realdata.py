@@ -3,8 +3,9 @@
 * the pyABF step recording: AdEx fitted on the even sweeps (at 0.1 ms, the 20 kHz data resampled),
   the odd sweeps' spike counts predicted within 15 %;
 * QSNMC 2007 Challenge B, both Blue Brain cells: AdEx, ALIF and LIF fitted on the even `IDRest`
-  sweeps and the `APWaveform` protocol, scored on the odd `IDRest` sweeps (Γ, spike-count error,
-  subthreshold RMSE);
+  sweeps and the `APWaveform` protocol (its 100 kHz samples averaged onto the 0.25 ms step of
+  the `IDRest` sweeps), scored on the odd `IDRest` sweeps (Γ, spike-count error, subthreshold
+  RMSE);
 * the eFEL trace: AdEx fitted, Γ reported.
 
 Run with ``pytest -m "slow and realdata" tests/test_fitting_realdata.py -s`` to see the tables.
@@ -45,7 +46,7 @@ def test_qsnmc_challenge_b_held_out_idrest(shared_data, cell, model):
     waveform = load_recording(folder / "train2")
     ids = idrest.sweep_ids
     result = fit([idrest, waveform], model, train_sweeps=[ids[0::2], waveform.sweep_ids],
-                 test_sweeps=[ids[1::2], []], seed=0, progress=False)
+                 test_sweeps=[ids[1::2], []], dt=2.5e-4, seed=0, progress=False)
     print("\n" + format_fit(result))
     mean = result.test["mean"]
     assert np.isfinite(mean["gamma"]) and mean["gamma"] > 0.2

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib
 
 REPRODUCTIONS = {
+    "blocks-fit": ("biofit.experiments.blocks_fit", "run",
+                   "2311.11390: ALIF fitted by surrogate gradient at 0.1 vs 1, 4 ms; BlockALIF vs sequential"),
     "meta-vs-lif": ("biofit.experiments.meta_vs_lif", "run",
                     "2508.11674: learned vs fixed intrinsic parameters, LIF vs meta neuron, SNN-LZC"),
     "polara": ("biofit.experiments.polara_vs_lif", "run",

@@ -59,12 +59,14 @@ class FitData:
         """Sweeps `sweep_ids[r]` of recording r (None: all); `dt` (s) defaults to the finest interval."""
         sweeps, labels = [], []
         for r, (rec, ids) in enumerate(zip(recordings, sweep_ids)):
+            if ids is not None and not list(ids):
+                continue  # nothing of this recording in this set
             chosen = rec.sweeps if ids is None else rec.select(list(ids)).sweeps
             sweeps += chosen
             name = rec.info.cell or f"recording{r}"
             labels += [f"{name}:{s.id}" for s in chosen]
         if not sweeps:
-            raise ValueError("no sweeps selected")
+            raise ValueError("no sweeps selected: every recording's list of sweep ids is empty")
         dt = min(s.dt for s in sweeps) if dt is None else check_dt(dt)
         sweeps = [_resample(s, dt, label) for s, label in zip(sweeps, labels)]
         ratios = []
@@ -123,6 +125,6 @@ def split_sweeps(recording: Recording, train: Sequence[int] | None, test: Sequen
     overlap = sorted(set(train) & set(test))
     if overlap:
         raise ValueError(f"sweeps {overlap} are in both the train and the test set")
-    if not train:
-        raise ValueError("no train sweeps left")
+    if not train and not test:
+        raise ValueError(f"no sweeps of {recording.info.cell or 'the recording'} are selected")
     return train, test

@@ -6,7 +6,8 @@
    simulation grid (`FitData`; ``dt`` defaults to the finest sampling interval).
 3. The optimizer, from a starting point read off the data (`biofit.fitting.initial`):
    ``"gradient"`` (`Gradient`), ``"cmaes"`` (`CMAES`) or ``"hybrid"`` (`Hybrid`: gradient, then
-   CMA-ES from its result, on the free-running model's spike timing).
+   CMA-ES from its result, on the free-running model's spike timing) or ``"surrogate"``
+   (`Surrogate`: the free-running model through its surrogate gradient, as in 2311.11390).
 4. Scores on train and test sweeps with the published metrics (`biofit.fitting.score`, the
    fitted parameters simulated by Brian2), then optionally saved (`FitResult.save`).
 
@@ -31,10 +32,11 @@ from biofit.fitting.losses import WeightedLoss, default_loss
 from biofit.fitting.priors import SearchSpace
 from biofit.fitting.result import FitResult
 from biofit.fitting.score import score
+from biofit.fitting.surrogate import Surrogate
 from biofit.fitting.simulate import simulate_candidates
 from biofit.io.recording import Recording
 
-METHODS = ("gradient", "cmaes", "hybrid")
+METHODS = ("gradient", "cmaes", "hybrid", "surrogate")
 # measured on the shipped synthetic cells (the closing note of issue 12): the hybrid recovers the
 # parameters of both within ~10 % and predicts held-out spike trains best
 DEFAULT_METHOD = {"lif": "hybrid", "alif": "hybrid", "adex": "hybrid", "qif": "hybrid"}
@@ -57,6 +59,8 @@ def _optimizer(method: str, seed: int, optimizer):
         return optimizer
     if method == "cmaes":
         return CMAES(seed=seed)
+    if method == "surrogate":
+        return Surrogate()
     if method == "hybrid":
         return Hybrid(Gradient(seed=seed), CMAES(population=24, sigma0=1.0, generations=20, seed=seed))
     return Gradient(seed=seed)
@@ -82,12 +86,13 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     Parameters
     ----------
     model: a name of `biofit.models.MODELS` or a `NeuronModel`.
-    method: ``"gradient"``, ``"cmaes"`` or ``"hybrid"`` (default: per model, `DEFAULT_METHOD`).
+    method: ``"gradient"``, ``"cmaes"``, ``"hybrid"`` or ``"surrogate"`` (default: per model,
+        `DEFAULT_METHOD`).
     params, priors, fixed: the `SearchSpace` (default: every parameter with a default prior).
     train_sweeps, test_sweeps: sweep ids (one list for all recordings, or a list per recording);
         default: every sweep not in test is a train sweep.
-    loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient`, `CMAES` or
-        `Hybrid` object replacing the method's default settings.
+    loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient`, `CMAES`, `Hybrid`
+        or `Surrogate` object replacing the method's default settings.
     dt: simulation step [s] (default: the finest sampling interval; a multiple or a divisor of each
         sweep's, see `FitData`).
     seed: seeds the optimizer. out_dir: if given, `FitResult.save` writes the files there.
@@ -108,7 +113,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     test = FitData.from_recordings(recs, [s[1] for s in splits], train.dt) if any(s[1] for s in splits) else None
     if getattr(loss, "uses_spikes", lambda: False)():
         train.require_spikes(f"the spike terms of the loss of {space.model.name}")
-    start = initial_point(space, recs[0].select(splits[0][0]))
+    first = next(k for k, s in enumerate(splits) if s[0])  # FitData checked that one has train sweeps
+    start = initial_point(space, recs[first].select(splits[first][0]))
     u, best_loss, history = _optimizer(method, seed, optimizer).run(space, train, loss, start, progress)
     values = {k: float(v) for k, v in space.from_unit(u).items()}
     parameters = {k: float(v) for k, v in space.full(values).items()}

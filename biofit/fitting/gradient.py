@@ -79,7 +79,7 @@ class Chunks:
         return float(v.min()), float(v.max())
 
 
-def _sweep_grid(data: FitData, s: int):
+def sweep_grid(data: FitData, s: int):
     sw, q = data.sweeps[s], data.ratios[s]
     n = sw.n_samples * q
     current = np.repeat(sw.current, q)
@@ -95,7 +95,7 @@ def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
     """All chunks of the sweeps (the last incomplete one of each sweep dropped)."""
     cur, vol, spk, msk, teach, where = [], [], [], [], [], []
     for s in range(len(data.sweeps)):
-        current, voltage, spikes, sw = _sweep_grid(data, s)
+        current, voltage, spikes, sw = sweep_grid(data, s)
         t = (np.arange(current.size) + 1) * data.dt
         keep = np.ones(current.size, dtype=bool)
         for ts in sw.spike_times:
@@ -219,7 +219,7 @@ class Gradient:
         with torch.no_grad(), layer.using(values):
             for group in data.groups:
                 current = torch.tensor(group.current, dtype=_F64)[:, :, None]
-                forced = np.stack([_sweep_grid(data, s)[2] for s in group.index], 1)
+                forced = np.stack([sweep_grid(data, s)[2] for s in group.index], 1)
                 forced = torch.as_tensor(forced, dtype=_F64)[:, :, None]
                 state = layer.initial_state(len(group.index), _F64)
                 for k0 in range(0, current.shape[0] - steps + 1, steps):
@@ -349,7 +349,7 @@ class Gradient:
             (value,), _ = self.chunk_loss(layer, self.values_unit(space, x), softness, chunks, (everything,),
                                           state, weights)
             value.backward()
-            return x.grad.numpy().copy(), float(value)
+            return x.grad.numpy().copy(), float(value.detach())
 
         _, value = grad_at(u)
         out = np.empty(u.size)
@@ -366,18 +366,25 @@ class Gradient:
 
     @staticmethod
     def _weights(loss: WeightedLoss):
-        """``(voltage weight, spike weight, VoltageLoss)`` of the torch objective from `loss`:
-        its voltage term, and its spike-timing and count terms as the spike likelihood."""
-        w_volt = w_spk = 0.0
-        v_loss = VoltageLoss()
-        for term, weight in loss.terms:
-            if isinstance(term, VoltageLoss):
-                w_volt, v_loss = w_volt + weight, term
-            elif isinstance(term, (GammaLoss, VanRossumLoss, CountLoss)):
-                w_spk += weight
-            else:
-                raise ValueError(f"the gradient optimizer has no torch form of {term!r}")
+        """`torch_weights` of `loss`, the spike weight in units of the voltage loss's scale."""
+        w_volt, w_spk, v_loss = torch_weights(loss, "gradient")
         return w_volt, SPIKE_SCALE * w_spk, v_loss
+
+
+def torch_weights(loss: WeightedLoss, optimizer: str):
+    """``(voltage weight, spike weight, VoltageLoss)`` of a torch objective from `loss`: its
+    voltage term, and its spike-timing and count terms together as the spike term. ValueError
+    (naming `optimizer`) for a term with no torch form."""
+    w_volt = w_spk = 0.0
+    v_loss = VoltageLoss()
+    for term, weight in loss.terms:
+        if isinstance(term, VoltageLoss):
+            w_volt, v_loss = w_volt + weight, term
+        elif isinstance(term, (GammaLoss, VanRossumLoss, CountLoss)):
+            w_spk += weight
+        else:
+            raise ValueError(f"the {optimizer} optimizer has no torch form of {term!r}")
+    return w_volt, w_spk, v_loss
 
 
 # softness Delta of the threshold mismatch per unit of the layer's surrogate width (0.1 mV for a
