@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from biofit.experiments.snn_protocol import csv_bytes, single_threaded
-from biofit.fitting import Gradient, Surrogate, explained_variance_blocks, fit
+from biofit.fitting import Gradient, SearchSpace, Surrogate, explained_variance_blocks, fit
+from biofit.fitting.gradient import block_alif_applies
 from biofit.io import load_recording
 from biofit.io.atomic import write_atomic
 
@@ -96,9 +97,10 @@ def fit_row(recording, dt: float, block: bool | None, config: Config, train, tes
 def run_all(config: Config, recording) -> list[dict]:
     train, test = sweeps(config)
     rows = []
+    space = SearchSpace.build("alif")  # the space fit builds: t_ref fixed to the model's default
     for dt in config.dts:
-        blockable = np.floor(recording.info.extra["true_parameters"]["t_ref"] / dt + 1e-3) >= 2
-        rows.append(fit_row(recording, dt, bool(blockable) or None, config, train, test))
+        blockable = block_alif_applies(space, dt)
+        rows.append(fit_row(recording, dt, True if blockable else None, config, train, test))
         if blockable and config.sequential:
             rows.append(fit_row(recording, dt, False, config, train, test))
     return rows

@@ -32,8 +32,8 @@ from biofit.fitting.losses import WeightedLoss, default_loss
 from biofit.fitting.priors import SearchSpace
 from biofit.fitting.result import FitResult
 from biofit.fitting.score import score
-from biofit.fitting.surrogate import Surrogate
 from biofit.fitting.simulate import simulate_candidates
+from biofit.fitting.surrogate import Surrogate
 from biofit.io.recording import Recording
 
 METHODS = ("gradient", "cmaes", "hybrid", "surrogate")

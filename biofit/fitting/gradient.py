@@ -91,15 +91,29 @@ def sweep_grid(data: FitData, s: int):
     return current, voltage, spikes, sw
 
 
+def voltage_mask(n: int, dt: float, spike_times, loss: VoltageLoss) -> np.ndarray:
+    """bool[n] on the simulation grid (step k holds the state at (k + 1) dt): False within
+    ``[-loss.before, +loss.after]`` of a data spike, where the voltage error is not scored."""
+    t = (np.arange(n) + 1) * dt
+    keep = np.ones(n, dtype=bool)
+    for ts in spike_times:
+        keep &= ~((t >= ts - loss.before) & (t <= ts + loss.after))
+    return keep
+
+
+def block_alif_applies(space: SearchSpace, dt: float) -> bool:
+    """Whether `BlockALIF` can run `space`'s model at step `dt`: ALIF with ``t_ref`` fixed to at
+    least two steps (blocks of K = R + 1 >= 2 steps)."""
+    t_ref = space.fixed.get("t_ref")
+    return space.model.name == "alif" and t_ref is not None and math.floor(t_ref / dt + 1e-3) >= 2
+
+
 def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
     """All chunks of the sweeps (the last incomplete one of each sweep dropped)."""
     cur, vol, spk, msk, teach, where = [], [], [], [], [], []
     for s in range(len(data.sweeps)):
         current, voltage, spikes, sw = sweep_grid(data, s)
-        t = (np.arange(current.size) + 1) * data.dt
-        keep = np.ones(current.size, dtype=bool)
-        for ts in sw.spike_times:
-            keep &= ~((t >= ts - loss.before) & (t <= ts + loss.after))
+        keep = voltage_mask(current.size, data.dt, sw.spike_times, loss)
         for k0 in range(0, current.size - chunk_steps + 1, chunk_steps):
             sl = slice(k0, k0 + chunk_steps)
             cur.append(current[sl]), vol.append(voltage[sl]), spk.append(spikes[sl]), msk.append(keep[sl])
@@ -192,7 +206,7 @@ class Gradient:
     def layer(self, space: SearchSpace, dt: float):
         model = space.model
         fixed = {k: v for k, v in space.fixed.items()}
-        if model.name == "alif" and "t_ref" in fixed and math.floor(fixed["t_ref"] / dt + 1e-3) >= 2:
+        if block_alif_applies(space, dt):
             layer = BlockALIF(1, dt, **fixed)
         else:
             layer = build_layer(model, 1, dt, **fixed)

@@ -22,7 +22,7 @@ The start is the forced-spike fit of `Gradient` (``warm``; None: the given start
 free-running objective is only locally smooth (the surrogate gradient predicts the loss over
 steps of ~1e-3 in the unconstrained coordinates): the subthreshold parameters come from the
 forced fit, the spike timing is refined here. The smoothing is a zero-padded FFT convolution
-(untruncated kernel, as in the metric), so a step costs one layer step whatever ``sigma`` is.
+(`gaussian_smooth`, the kernel cut at 8 sigma), so its cost does not grow with ``sigma``.
 
 For ALIF with a refractory period of at least two steps the layer is `BlockALIF` (``block=None``
 or True): the same spikes and gradients as the generated ALIF step (``block=False``), computed in
@@ -49,7 +49,7 @@ import torch
 from tqdm.auto import tqdm
 
 from biofit.fitting.data import FitData
-from biofit.fitting.gradient import Gradient, sweep_grid, torch_weights
+from biofit.fitting.gradient import Gradient, block_alif_applies, sweep_grid, torch_weights, voltage_mask
 from biofit.fitting.losses import VoltageLoss, WeightedLoss
 from biofit.fitting.priors import SearchSpace
 from biofit.neurons import BlockALIF, build_layer
@@ -102,8 +102,7 @@ class Surrogate:
     def layer(self, space: SearchSpace, dt: float):
         """`BlockALIF` or the generated layer of the model, its fixed parameters set."""
         fixed = dict(space.fixed)
-        blockable = (space.model.name == "alif" and "t_ref" in fixed
-                     and math.floor(fixed["t_ref"] / dt + 1e-3) >= 2)
+        blockable = block_alif_applies(space, dt)
         if self.block and not blockable:
             raise ValueError(f"block=True needs model 'alif' with t_ref fixed to >= 2 steps of dt = {dt} s; "
                              f"got model {space.model.name!r}, t_ref = {fixed.get('t_ref')!r}")
@@ -118,11 +117,7 @@ class Surrogate:
             grids = [sweep_grid(data, s) for s in group.index]
             spikes = torch.tensor(np.stack([g[2] for g in grids], 1), dtype=_F64)
             voltage = torch.tensor(np.stack([g[1] for g in grids], 1), dtype=_F64)
-            t = (np.arange(voltage.shape[0]) + 1) * data.dt
-            keep = np.ones(voltage.shape, dtype=bool)
-            for col, g in enumerate(grids):
-                for ts in g[3].spike_times:
-                    keep[(t >= ts - v_loss.before) & (t <= ts + v_loss.after), col] = False
+            keep = np.stack([voltage_mask(voltage.shape[0], data.dt, g[3].spike_times, v_loss) for g in grids], 1)
             mask = torch.tensor(keep) & ~torch.isnan(voltage)
             current = torch.tensor(group.current, dtype=_F64)[:, :, None]
             out.append((current, gaussian_smooth(spikes, data.dt, self.sigma), torch.nan_to_num(voltage), mask))
