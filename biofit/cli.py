@@ -9,8 +9,8 @@ Subcommands::
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
     biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
-    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes|surrogate] [--train-sweeps 0,2]
-               [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
+    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes|surrogate] [--loss default|counts]
+               [--train-sweeps 0,2] [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
                [--scheduler ADDRESS] [--workers N] [--force]   # many cells on a Dask cluster
     biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
 
@@ -183,7 +183,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=args.method, params=params, fixed=fixed,
                    train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
-                   optimizer=optimizer, dt=args.dt, seed=args.seed)
+                   optimizer=optimizer, loss=args.loss, dt=args.dt, seed=args.seed)
     if args.scheduler or args.workers:
         results = fit_many(args.recording, scheduler=args.scheduler, workers=args.workers, **options)
     else:
@@ -300,6 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
                      help="optimizer (default: per model, hybrid for the built-ins; surrogate: the "
                      "free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
+    fit.add_argument("--loss", choices=("default", "counts"), default="default",
+                     help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "
+                     "spike count) or counts (spike count first: for current-step / f-I protocols, "
+                     "best with --method cmaes)")
     fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
     fit.add_argument("--fixed", help="fixed parameter values in SI, e.g. t_ref=0.002,V_peak=0")
     fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")

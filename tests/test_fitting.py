@@ -132,6 +132,23 @@ def test_losses_on_hand_worked_cases():
     assert GammaLoss()(Response(silent.voltage, np.array([0.3])), silent) == 1.0
 
 
+def test_count_loss_weighs_a_missing_spike_above_a_voltage_offset_unlike_the_default():
+    """On a step sweep, a silent model with the data's subthreshold plateau against one that fires
+    the data's spikes 10 ms late with a 3 mV offset: the default loss prefers the silent model,
+    `count_loss` the firing one (the pathology of the step-protocol fits, closing note of issue 12)."""
+    from biofit.fitting import LOSSES, count_loss, default_loss
+
+    sweep = Sweep(0, 1e-3, np.zeros(1000), np.full(1000, -0.045), np.array([0.1, 0.3, 0.5, 0.7]))
+    silent = Response(sweep.voltage.copy(), np.empty(0))
+    late = Response(sweep.voltage + 3e-3, sweep.spike_times + 0.01)
+    # by hand: silent = Gamma 1 + count 1 (voltage 0); late = Gamma 1 + voltage 3 (count 0)
+    assert default_loss()(silent, sweep) == pytest.approx(1.0 + 0.5)
+    assert default_loss()(late, sweep) == pytest.approx(1.0 + 0.2 * 3.0)
+    assert count_loss()(silent, sweep) == pytest.approx(1.0 + 2.0)
+    assert count_loss()(late, sweep) == pytest.approx(1.0 + 0.05 * 3.0)
+    assert set(LOSSES) == {"default", "counts"}
+
+
 # -- the simulators ------------------------------------------------------------------------------
 def test_population_simulation_equals_one_brian2_run_per_candidate(lif_cell):
     data = FitData.from_recordings([lif_cell], [[1, 3]])
@@ -154,6 +171,29 @@ def test_forced_spikes_reset_at_the_given_times_and_expose_the_threshold_argumen
     v = traces["v"][:, 0, 0]
     assert v[100] == v[250] == -0.07  # v_reset right after each forced spike
     torch.testing.assert_close(traces["threshold_argument"][:, 0, 0][v != -0.07], (v - (-0.05))[v != -0.07])
+
+
+def test_threshold_mismatch_between_spikes_is_an_integral_over_time_below_the_gap_step():
+    """The between-spike part of the threshold mismatch, weighted dt / GAP_STEP, is a Riemann sum
+    of the same integral at every dt below GAP_STEP: compared with scipy's quadrature of
+    softness * softplus(x(t) / softness) dt / GAP_STEP for a threshold argument x(t) crossing 0."""
+    from scipy.integrate import quad
+
+    from biofit.fitting.gradient import GAP_STEP, threshold_mismatch
+
+    softness, duration = 1e-4, 0.05  # V, s
+    x_of_t = lambda t: 2e-3 * np.sin(2 * np.pi * t / 0.02) - 5e-4  # noqa: E731  (V)
+    exact = quad(lambda t: softness * np.logaddexp(0.0, x_of_t(t) / softness), 0, duration, limit=400)[0] / GAP_STEP
+    for dt in (1e-4, 2.5e-4, 5e-4):
+        t = (np.arange(int(round(duration / dt))) + 0.5) * dt  # midpoint rule
+        x = torch.tensor(x_of_t(t), dtype=torch.float64).view(-1, 1, 1)
+        value = threshold_mismatch(x, torch.zeros_like(x), None, softness, False, dt / GAP_STEP)
+        assert value.shape == (1,)
+        assert float(value[0]) == pytest.approx(exact, rel=2e-3), dt
+    # a spike step is scored once whatever dt: softness * softplus(-x / softness) at x = -1 mV
+    x = torch.tensor([-1e-3], dtype=torch.float64).view(1, 1, 1)
+    value = threshold_mismatch(x, torch.ones_like(x), None, softness, False, 0.1)
+    assert float(value[0]) == pytest.approx(softness * math.log1p(math.exp(10.0)), rel=1e-12)
 
 
 def test_using_equals_a_layer_built_with_those_values():
@@ -212,6 +252,8 @@ def test_bad_fit_input_raises_before_the_optimizer_runs(lif_cell):
         (dict(recordings=lif_cell, model="lif", train_sweeps=[0, 1], test_sweeps=[1]), "in both"),
         (dict(recordings=silent, model="lif"), "needs spikes"),
         (dict(recordings="cell.abf", model="lif"), "must be a Recording"),
+        (dict(recordings=lif_cell, model="lif", loss="rates"), "unknown loss 'rates'"),
+        (dict(recordings=lif_cell, model="lif", loss=3.0), "loss must be a loss name"),
     ]
     for kwargs, match in cases:
         with pytest.raises((ValueError, TypeError), match=match):

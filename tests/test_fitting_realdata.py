@@ -1,12 +1,15 @@
 """Fits of the public recordings in ../shared/data (slow; `realdata`): the numbers of issue 12.
 
-* the pyABF step recording: AdEx fitted on the even sweeps (at 0.1 ms, the 20 kHz data resampled),
-  the odd sweeps' spike counts predicted within 15 %;
-* QSNMC 2007 Challenge B, both Blue Brain cells: AdEx, ALIF and LIF fitted on the even `IDRest`
-  sweeps and the `APWaveform` protocol (its 100 kHz samples averaged onto the 0.25 ms step of
-  the `IDRest` sweeps), scored on the odd `IDRest` sweeps (Γ, spike-count error, subthreshold
-  RMSE);
-* the eFEL trace: AdEx fitted, Γ reported.
+* the pyABF step recording: AdEx fitted by CMA-ES with the step-protocol loss (``"counts"``) on
+  the even sweeps (at 0.1 ms, the 20 kHz data resampled), the odd sweeps' spike counts predicted
+  within 15 % (in total and per sweep);
+* QSNMC 2007 Challenge B, both Blue Brain cells: AdEx, ALIF and LIF fitted the same way on the
+  even `IDRest` sweeps and the `APWaveform` protocol (its 100 kHz samples averaged onto the
+  0.25 ms step of the `IDRest` sweeps), scored on the odd `IDRest` sweeps: Γ, spike-count error
+  and subthreshold RMSE printed, the count error bounded (15 % of the data's mean count). Γ is
+  not bounded: these are 2 s DC steps without repeats, where a cell's own spike timing after the
+  first spikes is not reproducible (Mainen & Sejnowski 1995), so Γ_int is unknown;
+* the eFEL trace: AdEx fitted with the default loss, Γ reported.
 
 Run with ``pytest -m "slow and realdata" tests/test_fitting_realdata.py -s`` to see the tables.
 """
@@ -26,8 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 def test_abf_steps_even_sweeps_predict_the_odd_spike_counts(shared_data, tmp_path):
     rec = load_recording(shared_data / "abf" / "171116sh_0018.abf")
     ids = rec.sweep_ids
-    result = fit(rec, "adex", train_sweeps=ids[0::2], test_sweeps=ids[1::2], dt=1e-4, seed=0, progress=False,
-                 out_dir=tmp_path)
+    result = fit(rec, "adex", method="cmaes", loss="counts", train_sweeps=ids[0::2], test_sweeps=ids[1::2],
+                 dt=1e-4, seed=0, progress=False, out_dir=tmp_path)
     print("\n" + format_fit(result))
     rows = result.test["sweeps"]
     model = sum(r["n_spikes_model"] for r in rows.values())
@@ -45,12 +48,14 @@ def test_qsnmc_challenge_b_held_out_idrest(shared_data, cell, model):
     idrest = load_recording(folder / "train3")
     waveform = load_recording(folder / "train2")
     ids = idrest.sweep_ids
-    result = fit([idrest, waveform], model, train_sweeps=[ids[0::2], waveform.sweep_ids],
+    result = fit([idrest, waveform], model, method="cmaes", loss="counts", train_sweeps=[ids[0::2], waveform.sweep_ids],
                  test_sweeps=[ids[1::2], []], dt=2.5e-4, seed=0, progress=False)
     print("\n" + format_fit(result))
+    rows = result.test["sweeps"].values()
+    print(cell, model, [(r["n_spikes_data"], r["n_spikes_model"]) for r in rows])
     mean = result.test["mean"]
-    assert np.isfinite(mean["gamma"]) and mean["gamma"] > 0.2
-    assert mean["abs_spike_count_error"] < 0.5 * np.mean([r["n_spikes_data"] for r in result.test["sweeps"].values()])
+    assert np.isfinite(mean["gamma"]) and np.isfinite(mean["subthreshold_rmse_mV"])
+    assert mean["abs_spike_count_error"] <= 0.15 * np.mean([r["n_spikes_data"] for r in rows])
 
 
 def test_efel_trace_fitted(shared_data):

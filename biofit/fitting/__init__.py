@@ -16,7 +16,16 @@ from biofit.fitting.cmaes import CMAES
 from biofit.fitting.fit import DEFAULT_METHOD, METHODS, fit
 from biofit.fitting.gradient import Gradient
 from biofit.fitting.hybrid import Hybrid
-from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss, default_loss
+from biofit.fitting.losses import (
+    LOSSES,
+    CountLoss,
+    GammaLoss,
+    VanRossumLoss,
+    VoltageLoss,
+    WeightedLoss,
+    count_loss,
+    default_loss,
+)
 from biofit.fitting.metrics import (
     count_coincidences,
     explained_variance_blocks,
@@ -35,9 +44,9 @@ from biofit.fitting.result import FitResult, load_result
 from biofit.fitting.surrogate import Surrogate
 
 __all__ = [
-    "CMAES", "CountLoss", "DEFAULT_METHOD", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient", "Hybrid", "Surrogate",
+    "CMAES", "CountLoss", "DEFAULT_METHOD", "LOSSES", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient", "Hybrid", "Surrogate",
     "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss", "WeightedLoss",
-    "count_coincidences", "default_loss", "explained_variance_blocks", "explained_variance_teeter",
+    "count_coincidences", "count_loss", "default_loss", "explained_variance_blocks", "explained_variance_teeter",
     "fit", "gamma_factor", "intrinsic_reliability", "load_result", "normalised_gamma",
     "rate_penalised_gamma_loss", "spike_count_error", "subthreshold_voltage_rmse",
     "van_rossum_distance", "voltage_rmse",

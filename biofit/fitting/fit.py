@@ -28,7 +28,7 @@ from biofit.fitting.data import FitData, split_sweeps
 from biofit.fitting.gradient import Gradient
 from biofit.fitting.hybrid import Hybrid
 from biofit.fitting.initial import initial_point
-from biofit.fitting.losses import WeightedLoss, default_loss
+from biofit.fitting.losses import WeightedLoss, get_loss
 from biofit.fitting.priors import SearchSpace
 from biofit.fitting.result import FitResult
 from biofit.fitting.score import score
@@ -79,7 +79,7 @@ def _on_samples(voltage: np.ndarray, sweep) -> np.ndarray:
 
 def fit(recordings, model="adex", method: str | None = None, params: Sequence[str] | None = None,
         priors: Mapping | None = None, fixed: Mapping[str, float] | None = None, train_sweeps=None,
-        test_sweeps=None, loss: WeightedLoss | None = None, optimizer=None, dt: float | None = None,
+        test_sweeps=None, loss: WeightedLoss | str | None = None, optimizer=None, dt: float | None = None,
         seed: int = 0, progress: bool = True, out_dir=None) -> FitResult:
     """Fit `model` to `recordings` (one `Recording` or several) and score it on held-out sweeps.
 
@@ -91,7 +91,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     params, priors, fixed: the `SearchSpace` (default: every parameter with a default prior).
     train_sweeps, test_sweeps: sweep ids (one list for all recordings, or a list per recording);
         default: every sweep not in test is a train sweep.
-    loss: a `WeightedLoss` (default `default_loss`); optimizer: a `Gradient`, `CMAES`, `Hybrid`
+    loss: a `WeightedLoss`, or a name of `biofit.fitting.losses.LOSSES` (``"default"``:
+        `default_loss`; ``"counts"``: `count_loss`, for step / f–I protocols); optimizer: a `Gradient`, `CMAES`, `Hybrid`
         or `Surrogate` object replacing the method's default settings.
     dt: simulation step [s] (default: the finest sampling interval; a multiple or a divisor of each
         sweep's, see `FitData`).
@@ -105,7 +106,7 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     method = method or DEFAULT_METHOD.get(space.model.name, "hybrid")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
-    loss = loss or default_loss()
+    loss = get_loss(loss)
     splits = [split_sweeps(r, tr, te) for r, tr, te in
               zip(recs, _per_recording(train_sweeps, len(recs), "train_sweeps"),
                   _per_recording(test_sweeps, len(recs), "test_sweeps"))]
@@ -133,7 +134,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         test_sweeps=list(test.labels) if test is not None else [], loss=float(best_loss),
         true_parameters=dict(truth) if truth else None,
         extra={"model_spike_times": {lab: r.spike_times.tolist() for lab, r in by_label.items()},
-               "start": {k: float(v) for k, v in space.from_unit(start).items()}},
+               "start": {k: float(v) for k, v in space.from_unit(start).items()},
+               "objective": repr(loss)},
     )
     if out_dir is not None:
         chosen = [r.select(s[0] + s[1]) for r, s in zip(recs, splits)]

@@ -10,7 +10,8 @@ loss is the mean over its sweeps. The parts, as in brian2modelfitting's metric o
 * `VoltageLoss`: the subthreshold voltage RMSE (samples from ``before`` a spike to ``after`` it
   masked, for model and data spikes) divided by ``scale`` (1 mV).
 * `CountLoss`: :math:`|N_{model} - N_{data}| / \max(N_{data}, 1)`, the f–I curve's error.
-* `WeightedLoss`: a weighted sum of the above; `default_loss` is the one `fit` uses.
+* `WeightedLoss`: a weighted sum of the above; `default_loss` is the one `fit` uses, `count_loss`
+  the one for step (f–I) protocols (``fit(..., loss="counts")``, ``biofit fit --loss counts``).
 
 The gradient optimizer (`biofit.fitting.gradient`) uses the differentiable ones (voltage,
 van Rossum, count) on torch tensors and replaces Γ, which has no gradient, by van Rossum.
@@ -146,6 +147,33 @@ def default_loss() -> WeightedLoss:
     0.2 and 0.5: a good fit of a noisy recording has Gamma ~ its reliability and a voltage error
     of ~0.5 mV, so no term dominates."""
     return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2), (CountLoss(), 0.5)))
+
+
+def count_loss() -> WeightedLoss:
+    """For step (f–I) protocols: spike count weighted 2, spike timing (1 - Gamma, 4 ms) 1, voltage
+    (per mV) 0.05. Under a long DC step a real cell's spike times after the first few are not
+    reproducible (Mainen & Sejnowski 1995), so Gamma cannot guide the fit, while the voltage term
+    of `default_loss` favours models silent on the weak steps (their subthreshold plateau matches
+    the data's). Measured on the pyABF step recording (closing note of issue 12): CMA-ES with this
+    loss predicts the held-out sweeps' spike counts within 4 %, with `default_loss` 60 % too few."""
+    return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.05), (CountLoss(), 2.0)))
+
+
+# the losses `fit` (``loss="name"``) and ``biofit fit --loss`` know by name
+LOSSES = {"default": default_loss, "counts": count_loss}
+
+
+def get_loss(loss) -> WeightedLoss:
+    """`loss` itself if it is a loss object, the `LOSSES` entry if a name, `default_loss` if None."""
+    if loss is None:
+        return default_loss()
+    if isinstance(loss, str):
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(LOSSES)}")
+        return LOSSES[loss]()
+    if not callable(loss):
+        raise TypeError(f"loss must be a loss name ({', '.join(LOSSES)}) or a loss object, got {loss!r}")
+    return loss
 
 
 def mean_loss(loss, responses, sweeps) -> float:
