@@ -16,6 +16,7 @@ Example
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,10 +37,14 @@ class Hybrid:
     cmaes: CMAES = field(default_factory=lambda: CMAES(population=24, sigma0=1.0, generations=20))
 
     def run(self, space: SearchSpace, data: FitData, loss, start: np.ndarray, progress: bool = True):
-        """``(best unit point, best loss, history)``; history rows carry ``"stage"``."""
+        """``(best unit point, best loss, history)``; history rows carry ``"stage"``, and their
+        ``"time_s"`` counts from the start of the gradient stage."""
+        t0 = time.perf_counter()
         u, _, first = self.gradient.run(space, data, loss, start, progress)
         curvature, value = self.gradient.curvature(space, data, loss, u)
         scales = np.clip(np.sqrt(2 * RISE * max(value, 1e-12) / np.maximum(curvature, 1e-12)), 0.003, 0.15)
+        offset = time.perf_counter() - t0
         u, best_loss, second = self.cmaes.run(space, data, loss, u, progress, scales=scales)
-        history = [dict(h, stage="gradient") for h in first] + [dict(h, stage="cmaes") for h in second]
+        history = ([dict(h, stage="gradient") for h in first]
+                   + [dict(h, stage="cmaes", time_s=h["time_s"] + offset) for h in second])
         return u, best_loss, history

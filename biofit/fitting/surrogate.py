@@ -147,10 +147,12 @@ class Surrogate:
     def run(self, space: SearchSpace, data: FitData, loss: WeightedLoss, start: np.ndarray, progress: bool = True):
         """Fit from unit point `start` (after the ``warm`` stage); ``(best unit point, best loss,
         history)``: the warm stage's rows (``"stage": "gradient"``), then one row per check
-        ``{"stage": "surrogate", "iteration", "train_loss", "time_s", "best"}`` (SI values so far)."""
+        ``{"stage": "surrogate", "iteration", "train_loss", "time_s", "best"}`` (SI values so far;
+        ``time_s`` counts from the start of the warm stage)."""
         weights = torch_weights(loss, "surrogate")
         data.require_spikes("the spike-train loss of the surrogate optimizer")
         history = []
+        t0 = time.perf_counter()
         if self.warm is not None:
             start, _, first = self.warm.run(space, data, loss, start, progress)
             history = [dict(h, stage="gradient") for h in first]
@@ -160,7 +162,6 @@ class Surrogate:
         z = torch.tensor(np.log(u0 / (1 - u0)), dtype=_F64, requires_grad=True)
         opt = torch.optim.Adam([z], lr=self.lr)
         best, checked, stale = (u0, float("inf")), float("inf"), 0
-        t0 = time.perf_counter()
         bar = tqdm(total=self.iterations, desc=f"surrogate {space.model.name}", disable=not progress)
         try:
             for it in range(self.iterations):

@@ -1,0 +1,53 @@
+"""Recovery of the shipped synthetic cells (known truth; slow): issue 12's evidence.
+
+Each cell is fitted on the demo's sweeps (`make demo`: repeats 0-1 of every step amplitude and
+of the OU command) and scored on repeats 2-3. Two targets:
+
+* every fitted parameter within 10 % of the value the file was simulated with;
+* the held-out Γ (Δ 4 ms) at least the Γ of the true parameters minus 0.05. The reference is
+  the true parameters simulated by Brian2 on the same sweeps: the files carry intrinsic noise
+  (an OU current of 5 pA sd, not in the recorded command), so the true, noise-free cell
+  itself scores 0.83 (ALIF) and 0.85 (AdEx) on these sweeps, below the issue's 0.9.
+
+The default run fits noise-free LIF cells on two parameters (`tests/test_fitting.py`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from biofit.fitting import fit
+from biofit.fitting.data import FitData
+from biofit.fitting.score import score
+from biofit.io import load_recording
+from biofit.models import get_model
+
+pytestmark = pytest.mark.slow
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+TRAIN = [0, 1, 10, 11, 20, 21, 30, 31, 40, 41, 100, 101]
+TEST = [2, 3, 12, 13, 22, 23, 32, 33, 42, 43, 102, 103]
+
+
+@pytest.fixture(scope="module", params=["alif", "adex"])
+def cell(request):
+    """(model name, recording, true parameters, held-out Γ of the true parameters by Brian2)."""
+    rec = load_recording(DATA / f"synthetic_{request.param}.nwb")
+    spec = get_model(request.param)
+    truth = {p.name: p.default for p in spec.parameters} | dict(rec.info.extra["true_parameters"])
+    reference = score(spec, truth, FitData.from_recordings([rec], [TEST], None))["mean"]["gamma"]
+    return request.param, rec, truth, reference
+
+
+@pytest.mark.parametrize("method", ["gradient", "cmaes", "hybrid"])
+def test_synthetic_cell_recovered_within_10_percent_and_predicts_as_well_as_the_truth(cell, method):
+    name, rec, truth, reference = cell
+    result = fit(rec, name, method=method, train_sweeps=TRAIN, test_sweeps=TEST, seed=0, progress=False)
+    errors = {k: round(100 * (result.parameters[k] - truth[k]) / abs(truth[k]), 1) for k in result.fitted}
+    gamma = result.test["mean"]["gamma"]
+    print(f"\n{name} {method}: {result.wall_time_s:.0f} s, test Γ {gamma:.3f} (truth {reference:.3f}), "
+          f"errors % {errors}")
+    assert gamma >= reference - 0.05
+    assert max(abs(e) for e in errors.values()) <= 10.0, errors
