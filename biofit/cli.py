@@ -163,25 +163,29 @@ def _ids(text: str | None):
 
 
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from biofit.fitting import CMAES, Gradient, Hybrid, Surrogate
+    from biofit.fitting import CMAES, DEFAULT_METHOD, Gradient, Hybrid, Surrogate
     from biofit.fitting.report import format_fit
     from biofit.parallel import FitFailure, fit_each, fit_many
 
     fixed = {k: float(v) for k, v in _parse_pairs(args.fixed, "fixed").items()} if args.fixed else None
     params = [p.strip() for p in args.params.split(",")] if args.params else None
+    models = [m.strip() for m in args.model.split(",")]
+    method = args.method or (DEFAULT_METHOD.get(models[0], "hybrid") if len(models) == 1 else None)
+    settings = args.iterations is not None or args.generations is not None
+    if settings and method is None:
+        raise SystemExit("biofit fit: --iterations/--generations with several models need --method")
     optimizer = None
-    if args.iterations is not None and args.method == "gradient":
-        optimizer = Gradient(iterations=args.iterations, seed=args.seed)
-    if args.iterations is not None and args.method == "surrogate":
-        optimizer = Surrogate(iterations=args.iterations)
-    if args.generations is not None and args.method == "cmaes":
-        optimizer = CMAES(generations=args.generations, seed=args.seed)
-    if args.method in (None, "hybrid") and (args.iterations is not None or args.generations is not None):
+    if settings and method == "gradient":
+        optimizer = Gradient(iterations=args.iterations or 300, seed=args.seed)
+    if settings and method == "surrogate":
+        optimizer = Surrogate(iterations=args.iterations or 150)
+    if settings and method == "cmaes":
+        optimizer = CMAES(generations=args.generations or 80, seed=args.seed)
+    if settings and method == "hybrid":
         optimizer = Hybrid(Gradient(iterations=args.iterations or 300, seed=args.seed),
                            CMAES(population=24, sigma0=1.0, generations=args.generations or 20, seed=args.seed))
-    models = [m.strip() for m in args.model.split(",")]
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
-                   format=args.format, method=args.method, params=params, fixed=fixed,
+                   format=args.format, method=method, params=params, fixed=fixed,
                    train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
                    optimizer=optimizer, loss=args.loss, dt=args.dt, seed=args.seed)
     if args.scheduler or args.workers:
@@ -298,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex), "
                      "or several, comma-separated: each recording fitted with each")
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
-                     help="optimizer (default: per model, hybrid for the built-ins; surrogate: the "
+                     help="optimizer (default: per model, cmaes for adex, hybrid for the other built-ins; surrogate: the "
                      "free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
     fit.add_argument("--loss", choices=("default", "counts"), default="default",
                      help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "
@@ -309,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")
     fit.add_argument("--test-sweeps", help="comma-separated held-out sweep ids (default: none)")
     fit.add_argument("--dt", type=float, help="simulation step in s (default: the sampling interval; "
-                     "must divide it)")
+                     "a divisor of it, the current held over each sample, or a multiple, the current "
+                     "averaged over each step, e.g. 1e-3 for a faster fit)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
     fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300); surrogate: "
                      "iterations (default 150)")

@@ -304,3 +304,22 @@ def test_a_fit_at_a_coarser_step_saves_model_traces_on_the_data_samples(lif_cell
     # step held over the two samples it covers
     assert sorted(traces) == [0, 1, 2, 3] and all(t.size == 6000 for t in traces.values())
     assert all(np.array_equal(t[0::2], t[1::2]) for t in traces.values())
+
+
+def test_cli_fit_passes_loss_and_method_and_writes_fit_json(lif_cell, tmp_path, capsys):
+    """`biofit fit --loss counts --method gradient --iterations 5`: the chosen loss is the one the
+    fit minimised (recorded in fit.json); settings without a method for several models are refused."""
+    from biofit.cli import main
+    from biofit.fitting import count_loss
+    from biofit.io.npz import write_npz
+
+    path = write_npz(lif_cell, tmp_path / "cell.npz")
+    out = tmp_path / "fit"
+    assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "gradient",
+                 "--iterations", "5", "--loss", "counts", "--train-sweeps", "0,1,3", "--test-sweeps", "2",
+                 "--dt", "1e-3", "--out", str(out)]) == 0
+    saved = json.loads(next(out.rglob("fit.json")).read_text())
+    assert saved["method"] == "gradient" and set(saved["parameters"]) == set(get_model("lif").parameter_names)
+    assert saved["extra"]["objective"] == repr(count_loss())
+    with pytest.raises(SystemExit, match="need --method"):
+        main(["fit", str(path), "--model", "lif,alif", "--iterations", "5", "--out", str(out)])
