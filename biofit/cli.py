@@ -21,6 +21,7 @@ The work itself lives in library modules and ``biofit.experiments``; this file o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -162,8 +163,22 @@ def _ids(text: str | None):
     return None if text is None else [int(s) for s in text.split(",") if s.strip()]
 
 
+def _with_budget(optimizer, iterations: int | None, generations: int | None):
+    """`optimizer` with its iterations (the gradient stage) and generations (the CMA-ES stage)
+    replaced where given."""
+    changes = {}
+    if iterations is not None and hasattr(optimizer, "iterations"):
+        changes["iterations"] = iterations
+    if generations is not None and hasattr(optimizer, "generations"):
+        changes["generations"] = generations
+    if hasattr(optimizer, "gradient"):  # Hybrid: the two stages
+        changes["gradient"] = _with_budget(optimizer.gradient, iterations, None)
+        changes["cmaes"] = _with_budget(optimizer.cmaes, None, generations)
+    return dataclasses.replace(optimizer, **changes)
+
+
 def _cmd_fit(args: argparse.Namespace) -> int:
-    from biofit.fitting import CMAES, DEFAULT_METHOD, Gradient, Hybrid, Surrogate
+    from biofit.fitting import DEFAULT_METHOD, default_optimizer
     from biofit.fitting.report import format_fit
     from biofit.parallel import FitFailure, fit_each, fit_many
 
@@ -174,16 +189,8 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     settings = args.iterations is not None or args.generations is not None
     if settings and method is None:
         raise SystemExit("biofit fit: --iterations/--generations with several models need --method")
-    optimizer = None
-    if settings and method == "gradient":
-        optimizer = Gradient(iterations=args.iterations or 300, seed=args.seed)
-    if settings and method == "surrogate":
-        optimizer = Surrogate(iterations=args.iterations or 150)
-    if settings and method == "cmaes":
-        optimizer = CMAES(generations=args.generations or 80, seed=args.seed)
-    if settings and method == "hybrid":
-        optimizer = Hybrid(Gradient(iterations=args.iterations or 300, seed=args.seed),
-                           CMAES(population=24, sigma0=1.0, generations=args.generations or 20, seed=args.seed))
+    optimizer = _with_budget(default_optimizer(method, args.seed), args.iterations,
+                             args.generations) if settings else None
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=method, params=params, fixed=fixed,
                    train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),

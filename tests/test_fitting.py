@@ -323,3 +323,26 @@ def test_cli_fit_passes_loss_and_method_and_writes_fit_json(lif_cell, tmp_path, 
     assert saved["extra"]["objective"] == repr(count_loss())
     with pytest.raises(SystemExit, match="need --method"):
         main(["fit", str(path), "--model", "lif,alif", "--iterations", "5", "--out", str(out)])
+
+
+def test_cli_budget_reaches_both_hybrid_stages(lif_cell, tmp_path):
+    """`--iterations 4 --generations 2` with the hybrid: the gradient stage stops by iteration 4, the
+    CMA-ES stage runs 2 generations; the other settings are `default_optimizer`'s, seeded."""
+    from biofit.cli import main
+    from biofit.fitting import Hybrid, default_optimizer
+    from biofit.io.npz import write_npz
+
+    hybrid = default_optimizer("hybrid", seed=7)
+    assert isinstance(hybrid, Hybrid) and hybrid.gradient.seed == hybrid.cmaes.seed == 7
+    assert hybrid.cmaes.population == Hybrid().cmaes.population
+    with pytest.raises(ValueError, match="'adam'"):
+        default_optimizer("adam")
+    path = write_npz(lif_cell, tmp_path / "cell.npz")
+    out = tmp_path / "fit"
+    assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "hybrid",
+                 "--iterations", "4", "--generations", "2", "--dt", "1e-3", "--out", str(out)]) == 0
+    history = json.loads(next(out.rglob("fit.json")).read_text())["history"]
+    gradient = [h for h in history if h["stage"] == "gradient"]
+    cmaes = [h for h in history if h["stage"] == "cmaes"]
+    assert gradient and max(h["iteration"] for h in gradient) <= 4
+    assert [h["generation"] for h in cmaes] == [0, 1]

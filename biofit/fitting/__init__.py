@@ -13,7 +13,7 @@ RMSE (whole or subthreshold) and spike-count error -- pure NumPy functions.
 """
 
 from biofit.fitting.cmaes import CMAES
-from biofit.fitting.fit import DEFAULT_METHOD, METHODS, fit
+from biofit.fitting.fit import DEFAULT_METHOD, METHODS, default_optimizer, fit
 from biofit.fitting.gradient import Gradient
 from biofit.fitting.hybrid import Hybrid
 from biofit.fitting.losses import (
@@ -46,7 +46,7 @@ from biofit.fitting.surrogate import Surrogate
 __all__ = [
     "CMAES", "CountLoss", "DEFAULT_METHOD", "LOSSES", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient", "Hybrid", "Surrogate",
     "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss", "WeightedLoss",
-    "count_coincidences", "count_loss", "default_loss", "explained_variance_blocks", "explained_variance_teeter",
+    "count_coincidences", "count_loss", "default_loss", "default_optimizer", "explained_variance_blocks", "explained_variance_teeter",
     "fit", "gamma_factor", "intrinsic_reliability", "load_result", "normalised_gamma",
     "rate_penalised_gamma_loss", "spike_count_error", "subthreshold_voltage_rmse",
     "van_rossum_distance", "voltage_rmse",

@@ -19,6 +19,7 @@ spikes. Equal seeds give equal fits.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -56,16 +57,20 @@ def _per_recording(ids, n: int, name: str):
     return [ids] * n
 
 
-def _optimizer(method: str, seed: int, optimizer):
-    if optimizer is not None:
-        return optimizer
+def default_optimizer(method: str, seed: int = 0):
+    """`method`'s optimizer with its default settings, seeded by `seed` (`Surrogate` draws nothing
+    at random); change a setting with `dataclasses.replace`."""
+    if method == "gradient":
+        return Gradient(seed=seed)
     if method == "cmaes":
         return CMAES(seed=seed)
     if method == "surrogate":
         return Surrogate()
     if method == "hybrid":
-        return Hybrid(Gradient(seed=seed), CMAES(population=24, sigma0=1.0, generations=20, seed=seed))
-    return Gradient(seed=seed)
+        stages = Hybrid()
+        return replace(stages, gradient=replace(stages.gradient, seed=seed),
+                       cmaes=replace(stages.cmaes, seed=seed))
+    raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
 
 
 def _on_samples(voltage: np.ndarray, sweep) -> np.ndarray:
@@ -94,8 +99,9 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     train_sweeps, test_sweeps: sweep ids (one list for all recordings, or a list per recording);
         default: every sweep not in test is a train sweep.
     loss: a `WeightedLoss`, or a name of `biofit.fitting.losses.LOSSES` (``"default"``:
-        `default_loss`; ``"counts"``: `count_loss`, for step / f–I protocols); optimizer: a `Gradient`, `CMAES`, `Hybrid`
-        or `Surrogate` object replacing the method's default settings.
+        `default_loss`; ``"counts"``: `count_loss`, for step / f–I protocols).
+    optimizer: a `Gradient`, `CMAES`, `Hybrid` or `Surrogate` object replacing the method's
+        default settings (`default_optimizer`).
     dt: simulation step [s] (default: the finest sampling interval; a multiple or a divisor of each
         sweep's, see `FitData`).
     seed: seeds the optimizer. out_dir: if given, `FitResult.save` writes the files there.
@@ -118,7 +124,7 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         train.require_spikes(f"the spike terms of the loss of {space.model.name}")
     first = next(k for k, s in enumerate(splits) if s[0])  # FitData checked that one has train sweeps
     start = initial_point(space, recs[first].select(splits[first][0]))
-    u, best_loss, history = _optimizer(method, seed, optimizer).run(space, train, loss, start, progress)
+    u, best_loss, history = (optimizer or default_optimizer(method, seed)).run(space, train, loss, start, progress)
     values = {k: float(v) for k, v in space.from_unit(u).items()}
     parameters = {k: float(v) for k, v in space.full(values).items()}
     everything = FitData.from_recordings(recs, [s[0] + s[1] for s in splits], train.dt)
