@@ -309,8 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex), "
                      "or several, comma-separated: each recording fitted with each")
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
-                     help="optimizer (default: per model, cmaes for adex, hybrid for the other built-ins; surrogate: the "
-                     "free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
+                     help="optimizer (default: per model, cmaes for adex, hybrid for the other built-ins; "
+                     "surrogate: the free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
     fit.add_argument("--loss", choices=("default", "counts"), default="default",
                      help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "
                      "spike count) or counts (spike count first: for current-step / f-I protocols, "
@@ -323,8 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "a divisor of it, the current held over each sample, or a multiple, the current "
                      "averaged over each step, e.g. 1e-3 for a faster fit)")
     fit.add_argument("--seed", type=int, default=0, help="seed of the optimizer (default 0)")
-    fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations (default 300); surrogate: "
-                     "iterations (default 150)")
+    fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations "
+                     "(default 300); surrogate: iterations (default 150)")
     fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")

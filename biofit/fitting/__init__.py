@@ -4,7 +4,8 @@ The fit is three swappable parts, as in brian2modelfitting: a model with search 
 (`SearchSpace`, `Prior`), a loss (`GammaLoss`, `VoltageLoss`, `VanRossumLoss`, `CountLoss`,
 `WeightedLoss`), and an optimizer (`Gradient`: Adam through the generated torch layer;
 `CMAES`: CMA-ES over Brian2 populations; `Hybrid`: the first, then the second; `Surrogate`: the
-free-running model by surrogate gradient, BlockALIF for ALIF, as in 2311.11390). `fit` composes them and returns a `FitResult`.
+free-running model by surrogate gradient, BlockALIF for ALIF, as in 2311.11390). `fit` composes
+them and returns a `FitResult`.
 
 `metrics`: the coincidence factor Γ as published (QSNMC 2007, Jolivet et al. 2008; Naud et al.
 2011 without replacement), intrinsic reliability and Γ/Γ_int, brian2modelfitting's rate-penalised
@@ -44,9 +45,10 @@ from biofit.fitting.result import FitResult, load_result
 from biofit.fitting.surrogate import Surrogate
 
 __all__ = [
-    "CMAES", "CountLoss", "DEFAULT_METHOD", "LOSSES", "DEFAULT_PRIORS", "FitResult", "GammaLoss", "Gradient", "Hybrid", "Surrogate",
-    "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss", "WeightedLoss",
-    "count_coincidences", "count_loss", "default_loss", "default_optimizer", "explained_variance_blocks", "explained_variance_teeter",
+    "CMAES", "CountLoss", "DEFAULT_METHOD", "LOSSES", "DEFAULT_PRIORS", "FitResult", "GammaLoss",
+    "Gradient", "Hybrid", "Surrogate", "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss",
+    "WeightedLoss", "count_coincidences", "count_loss", "default_loss", "default_optimizer",
+    "explained_variance_blocks", "explained_variance_teeter",
     "fit", "gamma_factor", "intrinsic_reliability", "load_result", "normalised_gamma",
     "rate_penalised_gamma_loss", "spike_count_error", "subthreshold_voltage_rmse",
     "van_rossum_distance", "voltage_rmse",

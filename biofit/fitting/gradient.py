@@ -170,7 +170,8 @@ def threshold_mismatch(x: torch.Tensor, spikes: torch.Tensor, active, softness: 
     as the integral of the hazard, a sum times the step, so `Gradient` passes ``gap_weight``
     :math:`w = \min(1, dt / \mathrm{GAP\_STEP})`: below 1 ms the balance of the two sums does not
     change with dt (measured on the shipped ALIF cell's demo sweeps at 0.1 ms: tau_adapt and beta
-    off by 26 and 28 % without it, by 5 and 2 % with it); at 1 ms and coarser, where the weighting was tuned, each step weighs 1. For an
+    off by 26 and 28 % without it, by 5 and 2 % with it); at 1 ms and coarser each step weighs 1
+    (a weight above 1 fitted that cell worse at 2 and 4 ms). For an
     escape-noise model (``rand() < p``) `x` is the step's probability p and the term is its
     negative log-likelihood (``gap_weight`` unused: p already scales with dt).
     """
@@ -411,5 +412,6 @@ def torch_weights(loss: WeightedLoss, optimizer: str):
 SOFTNESS = 0.1
 SPIKE_SCALE = 1.0  # mismatch per data spike, in units of the voltage loss's scale
 # the step (s) below which the between-spike steps of the threshold mismatch weigh dt / GAP_STEP each
-# (`threshold_mismatch`); measured on the shipped ALIF cell: 1 at 2 and 4 ms fits best there
+# (`threshold_mismatch`); at 1 ms and coarser each weighs 1: on the shipped ALIF cell a weight of
+# dt / GAP_STEP above 1 (2 and 4 ms) fitted worse than 1
 GAP_STEP = 1e-3

@@ -176,7 +176,8 @@ class Surrogate:
                 bar.update(1)
                 if (it + 1) % self.validate_every and it + 1 != self.iterations:
                     continue
-                history.append({"stage": "surrogate", "iteration": it + 1, "train_loss": current, "time_s": time.perf_counter() - t0,
+                history.append({"stage": "surrogate", "iteration": it + 1, "train_loss": current,
+                                "time_s": time.perf_counter() - t0,
                                 "best": {k: float(v) for k, v in space.from_unit(best[0]).items()}})
                 bar.set_postfix(loss=f"{best[1]:.4f}")
                 if best[1] < checked * (1 - self.tolerance):
