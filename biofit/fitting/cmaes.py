@@ -32,34 +32,24 @@ from biofit.validation import check_positive_int
 @dataclass(frozen=True)
 class CMAES:
     """CMA-ES settings: ``population`` per generation, at most ``generations``, initial step
-    ``sigma0`` (unit-cube coordinates), ``estimated_step`` (multiplies ``sigma0`` on coordinates
-    whose start was read off the data, `run`'s ``estimated``), ``seed`` (int; equal seeds give
-    equal fits), ``tolfun`` (`cma`'s convergence tolerance on the loss)."""
+    ``sigma0`` (unit-cube coordinates), ``seed`` (int; equal seeds give equal fits)."""
 
     population: int = 16
     generations: int = 80
     sigma0: float = 0.25
     seed: int = 0
     tolfun: float = 1e-4
-    # measured on the shipped ALIF cell from its data-read start (every parameter within 3 %, loss
-    # 0.94 vs the truth's 0.29): 0.25 everywhere wanders off into the tau_adapt-beta valley
-    # (tau_adapt -43 %, beta +86 % after 80 generations); 0.05 on the estimates recovers all within 1 %
-    estimated_step: float = 0.2
 
     def __post_init__(self):
         check_positive_int(self.population, "population")
         check_positive_int(self.generations, "generations")
         if not 0 < self.sigma0 <= 1:
             raise ValueError(f"sigma0 must be in (0, 1] (unit-cube coordinates), got {self.sigma0!r}")
-        if not 0 < self.estimated_step <= 1:
-            raise ValueError(f"estimated_step must be in (0, 1], got {self.estimated_step!r}")
 
     def run(self, space: SearchSpace, data: FitData, loss, start: np.ndarray, progress: bool = True,
-            scales: np.ndarray | None = None, estimated: np.ndarray | None = None):
-        """Minimise the mean `loss` over `data`'s sweeps from unit point `start` (scored in the
-        first generation); `scales` (``float[d]``, optional) multiply ``sigma0`` per coordinate
-        (CMA-ES's ``CMA_stds``), and so does ``estimated_step`` where `estimated` (``bool[d]``,
-        optional: the coordinates read off the data, `biofit.fitting.initial.initial_point`) is True.
+            scales: np.ndarray | None = None):
+        """Minimise the mean `loss` over `data`'s sweeps from unit point `start`; `scales`
+        (``float[d]``, optional) multiply ``sigma0`` per coordinate (CMA-ES's ``CMA_stds``).
 
         Returns ``(best unit point, best loss, history)``; history has one row per generation:
         ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s", "best"}`` (``best``: the
@@ -69,13 +59,9 @@ class CMAES:
 
         options = {"bounds": [0.0, 1.0], "popsize": self.population, "maxiter": self.generations,
                    "seed": int(self.seed) + 1, "verbose": -9, "tolfun": self.tolfun, "tolx": 1e-4}
-        stds = np.ones(len(start)) if scales is None else np.asarray(scales, dtype=np.float64)
-        if estimated is not None:
-            stds = np.where(np.asarray(estimated, dtype=bool), self.estimated_step, 1.0) * stds
-        if scales is not None or estimated is not None:
-            options["CMA_stds"] = stds.tolist()
+        if scales is not None:
+            options["CMA_stds"] = np.asarray(scales, dtype=np.float64).tolist()
         es = cma.CMAEvolutionStrategy(np.clip(start, 0.0, 1.0).tolist(), self.sigma0, options)
-        es.inject([np.clip(start, 0.0, 1.0)], force=True)  # the start is scored in the first generation
         best_x, best_f = np.asarray(start, dtype=np.float64), float("inf")
         history, t0, evaluations = [], time.perf_counter(), 0
         bar = tqdm(total=self.generations, desc=f"CMA-ES {space.model.name}", disable=not progress)

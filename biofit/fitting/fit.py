@@ -124,12 +124,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
     if getattr(loss, "uses_spikes", lambda: False)():
         train.require_spikes(f"the spike terms of the loss of {space.model.name}")
     first = next(k for k, s in enumerate(splits) if s[0])  # FitData checked that one has train sweeps
-    start, estimated = initial_point(space, recs[first].select(splits[first][0]))
-    optimizer = optimizer or default_optimizer(method, seed)
-    # CMA-ES alone starts with a smaller step on the coordinates read off the data (the hybrid's
-    # CMA-ES stage takes its steps from the gradient stage's curvature)
-    hint = {"estimated": estimated} if isinstance(optimizer, CMAES) else {}
-    u, best_loss, history = optimizer.run(space, train, loss, start, progress, **hint)
+    start = initial_point(space, recs[first].select(splits[first][0]))
+    u, best_loss, history = (optimizer or default_optimizer(method, seed)).run(space, train, loss, start, progress)
     values = {k: float(v) for k, v in space.from_unit(u).items()}
     parameters = {k: float(v) for k, v in space.full(values).items()}
     everything = FitData.from_recordings(recs, [s[0] + s[1] for s in splits], train.dt)
