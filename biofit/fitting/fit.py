@@ -39,10 +39,9 @@ from biofit.io.recording import Recording
 
 METHODS = ("gradient", "cmaes", "hybrid", "surrogate")
 # measured on the shipped synthetic cells (tests/test_fitting_recovery.py, closing notes of issue 12):
-# for ALIF the hybrid and CMA-ES alone (from the data-read adaptation, `initial`) both recover every
-# parameter within 4 %; for AdEx CMA-ES alone predicts the held-out trains about as well as the
-# truth (Γ 0.80-0.81 vs 0.85), the hybrid does not (Γ 0.44: the forced-spike stage misses the
-# adaptation and pins CMA-ES near it)
+# for ALIF the hybrid recovers every parameter within 4 % (CMA-ES alone misses tau_adapt and beta);
+# for AdEx CMA-ES alone predicts the held-out trains as well as the truth (Γ 0.81 vs 0.85), the
+# hybrid does not (Γ 0.44: the forced-spike stage misses the adaptation and pins CMA-ES near it)
 DEFAULT_METHOD = {"lif": "hybrid", "alif": "hybrid", "adex": "cmaes", "qif": "hybrid"}
 
 
