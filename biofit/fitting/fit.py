@@ -19,8 +19,8 @@ spikes. Equal seeds give equal fits.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -124,7 +124,8 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         train.require_spikes(f"the spike terms of the loss of {space.model.name}")
     first = next(k for k, s in enumerate(splits) if s[0])  # FitData checked that one has train sweeps
     start = initial_point(space, recs[first].select(splits[first][0]))
-    u, best_loss, history = (optimizer or default_optimizer(method, seed)).run(space, train, loss, start, progress)
+    optimizer = optimizer or default_optimizer(method, seed)
+    u, best_loss, history = optimizer.run(space, train, loss, start, progress)
     values = {k: float(v) for k, v in space.from_unit(u).items()}
     parameters = {k: float(v) for k, v in space.full(values).items()}
     everything = FitData.from_recordings(recs, [s[0] + s[1] for s in splits], train.dt)
