@@ -346,3 +346,42 @@ def test_cli_budget_reaches_both_hybrid_stages(lif_cell, tmp_path):
     cmaes = [h for h in history if h["stage"] == "cmaes"]
     assert gradient and max(h["iteration"] for h in gradient) <= 4
     assert [h["generation"] for h in cmaes] == [0, 1]
+
+
+def test_threshold_adaptation_recovers_a_threshold_built_spike_by_spike():
+    """Onset voltages built by hand from theta_0 = -50 mV, beta = 3 mV, tau = 0.2 s (a loop over the
+    preceding spikes, with 0.1 mV noise) on irregular trains: the regression reads them back."""
+    from biofit.fitting.initial import threshold_adaptation
+
+    rng = np.random.default_rng(3)
+    onsets = []
+    for _ in range(4):
+        times = np.cumsum(rng.uniform(0.01, 0.08, 40))
+        theta = np.array([-0.050 + sum(3e-3 * math.exp(-(t - s) / 0.2) for s in times[:k])
+                          for k, t in enumerate(times)])
+        onsets.append((times, theta + 1e-4 * rng.standard_normal(times.size)))
+    theta0, beta, tau = threshold_adaptation(onsets)
+    assert theta0 == pytest.approx(-0.050, abs=3e-4)
+    assert beta == pytest.approx(3e-3, rel=0.05) and tau == pytest.approx(0.2, rel=0.15)
+    flat = [(t, np.full(t.size, -0.05) + 1e-4 * rng.standard_normal(t.size)) for t, _ in onsets]
+    result = threshold_adaptation(flat)
+    assert result is None or result[1] < 1e-4  # no adaptation in the data, none (or ~0) read
+    assert threshold_adaptation([(np.array([0.1, 0.2]), np.array([-0.05, -0.049]))]) is None
+
+
+def test_initial_point_reads_the_lif_cell_and_marks_only_adaptation_as_sharp(lif_cell):
+    """The LIF cell's start: rest, R, tau_mem and threshold read off the sweeps (within 10 % of the
+    values it was simulated with); none is marked sharp (only a read threshold adaptation is), and
+    a parameter with no rule starts at its prior's centre."""
+    from biofit.fitting.initial import initial_point
+
+    space = SearchSpace.build("lif", None, None, None)
+    u, estimated = initial_point(space, lif_cell)
+    assert not estimated.any()
+    values = space.from_unit(u)
+    truth = {p.name: p.default for p in get_model("lif").parameters} | TRUE_LIF
+    for name in ("tau_mem", "R", "v_rest", "v_th"):
+        assert values[name] == pytest.approx(truth[name], rel=0.1), name
+    qif = SearchSpace.build("qif", None, None, None)
+    start, _ = initial_point(qif, lif_cell)
+    assert start[qif.names.index("delta_v")] == 0.5
