@@ -1,13 +1,17 @@
 """Recovery of the shipped synthetic cells (known truth; slow): issue 12's evidence.
 
 Each cell is fitted on the demo's sweeps (`make demo`: repeats 0-1 of every step amplitude and
-of the OU command) and scored on repeats 2-3. Two targets:
+of the OU command) and scored on repeats 2-3. Three targets:
 
 * every fitted parameter within 10 % of the value the file was simulated with;
-* the held-out Γ (Δ 4 ms) at least the Γ of the true parameters minus 0.05. The reference is
-  the true parameters simulated by Brian2 on the same sweeps: the files carry intrinsic noise
-  (an OU current of 5 pA sd, not in the recorded command), so the true, noise-free cell
-  itself scores 0.83 (ALIF) and 0.85 (AdEx) on these sweeps, below the issue's 0.9.
+* the held-out Γ (Δ 4 ms) on the fluctuating-current (OU) sweeps at least 0.9, the issue's number.
+  Spike timing is reproducible there (Mainen & Sejnowski 1995): the true, noise-free cell scores
+  1.00 (ALIF) and 0.98 (AdEx) on them against the noisy recordings;
+* on the held-out steps, the f–I curve: each sweep's spike count within 10 % (or one spike) of the
+  data's. Γ is not the measure there: under a 1 s step the files' intrinsic noise (an OU current of
+  5 pA sd, not in the recorded command) makes the spike times drift, so the true cell itself
+  scores Γ 0.2-0.5 on the ALIF step nearest rheobase (0.83 for ALIF, 0.85 for AdEx over all test
+  sweeps; printed beside the fit's, the true parameters simulated by Brian2 on the same sweeps).
 
 The default run fits noise-free LIF cells on two parameters (`tests/test_fitting.py`).
 """
@@ -29,6 +33,7 @@ pytestmark = pytest.mark.slow
 DATA = Path(__file__).resolve().parents[1] / "data"
 TRAIN = [0, 1, 10, 11, 20, 21, 30, 31, 40, 41, 100, 101]
 TEST = [2, 3, 12, 13, 22, 23, 32, 33, 42, 43, 102, 103]
+OU_TEST = (102, 103)  # the held-out repeats of the fluctuating current
 
 
 @pytest.fixture(scope="module", params=["alif", "adex"])
@@ -42,12 +47,16 @@ def cell(request):
 
 
 @pytest.mark.parametrize("method", ["gradient", "cmaes", "hybrid"])
-def test_synthetic_cell_recovered_within_10_percent_and_predicts_as_well_as_the_truth(cell, method):
+def test_synthetic_cell_recovered_within_10_percent_and_predicts_the_held_out_sweeps(cell, method):
     name, rec, truth, reference = cell
     result = fit(rec, name, method=method, train_sweeps=TRAIN, test_sweeps=TEST, seed=0, progress=False)
     errors = {k: round(100 * (result.parameters[k] - truth[k]) / abs(truth[k]), 1) for k in result.fitted}
     gamma = result.test["mean"]["gamma"]
+    sweeps = result.test["sweeps"]
+    gamma_ou = [sweeps[f"synthetic_{name}:{k}"]["gamma"] for k in OU_TEST]
+    counts = {k: (s["n_spikes_data"], s["n_spikes_model"]) for k, s in sweeps.items() if int(k.split(":")[1]) < 100}
     print(f"\n{name} {method}: {result.wall_time_s:.0f} s, test Γ {gamma:.3f} (truth {reference:.3f}), "
-          f"errors % {errors}")
-    assert gamma >= reference - 0.05
+          f"OU Γ {gamma_ou}, step counts (data, model) {counts}, errors % {errors}")
+    assert min(gamma_ou) >= 0.9, gamma_ou
+    assert all(abs(m - d) <= max(1, 0.1 * d) for d, m in counts.values()), counts
     assert max(abs(e) for e in errors.values()) <= 10.0, errors
