@@ -385,3 +385,39 @@ def test_initial_point_reads_the_lif_cell_and_marks_only_adaptation_as_sharp(lif
     qif = SearchSpace.build("qif", None, None, None)
     start, _ = initial_point(qif, lif_cell)
     assert start[qif.names.index("delta_v")] == 0.5
+
+
+def test_adaptation_current_read_off_a_hand_integrated_adapting_membrane():
+    """C dV/dt = -g_L (V - E_L) - w + I, tau_w dw/dt = a (V - E_L) - w, w += b at given spike times,
+    integrated here by Euler at 10 us and sampled at 0.1 ms (no spike shape: the regression only
+    sees the samples away from the spikes): the current balance reads all five parameters back."""
+    from biofit.fitting.initial import adaptation_current
+
+    truth = {"C": 150e-12, "g_L": 10e-9, "a": 3e-9, "b": 40e-12, "tau_w": 0.15}
+    e_l, fine, sub = -0.07, 1e-5, 10
+    rng = np.random.default_rng(5)
+    sweeps = []
+    for k in range(3):
+        n = 20000  # 2 s at 0.1 ms
+        drive = np.convolve(rng.standard_normal(n), np.ones(50) / 50, mode="same")
+        current = 100e-12 + 600e-12 * drive
+        current[:2000] = 0.0
+        current[2000:8000] = -50e-12 * (k + 1)  # a hyperpolarising step: the slow sag sets a
+        spikes = np.sort(rng.uniform(0.85, 1.9, 12))
+        kicks = np.zeros(n * sub)
+        np.add.at(kicks, np.floor(spikes / fine).astype(int) + 1, 1.0)
+        v, w, out = e_l, 0.0, np.empty(n)
+        for j in range(n * sub):
+            i = current[j // sub]
+            v, w = (v + fine * (-truth["g_L"] * (v - e_l) - w + i) / truth["C"],
+                    w + fine * (truth["a"] * (v - e_l) - w) / truth["tau_w"] + truth["b"] * kicks[j])
+            if j % sub == sub - 1:
+                out[j // sub] = v
+        sweeps.append(Sweep(k, 1e-4, current, np.concatenate([[e_l], out[:-1]]), spikes))
+    got = adaptation_current(Recording(sweeps, RecordingInfo(cell="hand")), e_l, np.inf)
+    for name in ("C", "g_L"):
+        assert got[name] == pytest.approx(truth[name], rel=0.05), (name, got)
+    for name in ("a", "b", "tau_w"):
+        assert got[name] == pytest.approx(truth[name], rel=0.1), (name, got)
+    silent = [Sweep(0, 1e-4, sweeps[0].current, sweeps[0].voltage)]
+    assert adaptation_current(Recording(silent, RecordingInfo(cell="hand")), e_l, np.inf) is None

@@ -39,10 +39,10 @@ from biofit.io.recording import Recording
 
 METHODS = ("gradient", "cmaes", "hybrid", "surrogate")
 # measured on the shipped synthetic cells (tests/test_fitting_recovery.py, closing notes of issue 12):
-# for ALIF the hybrid recovers every parameter within 4 % (so does CMA-ES alone from the data-read
-# threshold adaptation, within 3 %); for AdEx CMA-ES alone predicts the held-out trains as well as
-# the truth (Γ 0.81 vs 0.85), the hybrid does not (Γ 0.44: the forced-spike stage misses the
-# adaptation and pins CMA-ES near it)
+# for ALIF the hybrid recovers every parameter within 8 % in 44 s (CMA-ES alone, from the data-read
+# threshold adaptation, within 3 % in 94 s); for AdEx CMA-ES alone, from the data-read adaptation
+# current, recovers every parameter within 7 % (held-out Γ 0.88 vs the truth's 0.85), the hybrid
+# does not (a +90 %, tau_w +52 %: the forced-spike stage misplaces the adaptation)
 DEFAULT_METHOD = {"lif": "hybrid", "alif": "hybrid", "adex": "cmaes", "qif": "hybrid"}
 
 

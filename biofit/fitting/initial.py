@@ -13,6 +13,17 @@
   beta for each tau_adapt on a log grid, the best fit kept; cf. Platkiewicz & Brette 2011 on
   threshold adaptation read off spike onsets). theta_0, the threshold of a cell at rest, is
   ``v_th``; the plain median onset would include the adaptation;
+* adaptation current (``a``, ``b``, ``tau_w`` and then ``g_L``; models with a current w,
+  tau_w dw/dt = a (V - E_L) - w, that jumps by b at each spike, AdEx): the current balance of the
+  subthreshold samples, I = C dV/dt + g_L (V - E_L) + a x_a + b x_b with x_a the voltage
+  deviation low-passed by tau_w and x_b = sum_j exp(-(t - t_j) / tau_w) over the preceding
+  spikes, least squares in C, g_L, a and b for each tau_w on a log grid, the best fit kept (the
+  dynamic I-V curve of Badel et al. 2008, J. Neurophysiol. 99:656, with w regressed on the
+  voltage and spike history). V and I are averaged over 1 ms first; samples within 3 ms before
+  to 5 ms after a spike, or less than 12 mV below the median onset (where the spike current
+  grows), are left out. Read only where a passive step gives C = tau / R_in, and used only
+  where the fit's C is within a factor of 2 of it; the leak g_L then is this fit's, not 1/R_in
+  (which is g_L + a);
 * reset (``V_reset``, ``v_reset``): the median of the lowest voltage from 0.5 to 10 ms after each
   spike not followed by another within 10 ms (the after-hyperpolarisation of a real cell, the
   reset value of an integrate-and-fire one).
@@ -27,6 +38,7 @@ guides to a model's parameters (a smaller step on them regressed the real-data f
 from __future__ import annotations
 
 import numpy as np
+from scipy.signal import lfilter
 
 from biofit.fitting.priors import SearchSpace
 from biofit.io.features import passive_properties
@@ -98,6 +110,56 @@ def threshold_adaptation(onsets: list[tuple[np.ndarray, np.ndarray]], taus: np.n
     return best[1], best[2], best[3]
 
 
+ADAPTATION_WINDOW = 1e-3  # s: V, I and the regressors are averaged over this window
+SPIKE_CURRENT_MARGIN = 12e-3  # V: samples above the median onset minus this are left out
+W_TAUS = np.geomspace(10e-3, 2.0, 41)  # s: the grid of tau_w
+
+
+def _box(x: np.ndarray, n: int) -> np.ndarray:
+    return np.convolve(x, np.ones(n) / n, mode="same") if n > 1 else x
+
+
+def adaptation_current(recording: Recording, rest: float, v_max: float, taus: np.ndarray = W_TAUS):
+    """``{"C", "g_L", "a", "b", "tau_w"}`` (SI): the least-squares fit of the current balance of the
+    module docstring to the subthreshold samples below `v_max` (V), E_L = `rest`; None without
+    1000 such samples or two spikes, or when C or g_L comes out <= 0."""
+    sweeps = []
+    for sw in recording.sweeps:
+        n = max(1, int(round(ADAPTATION_WINDOW / sw.dt)))
+        v = _box(sw.voltage, n)
+        t = np.arange(sw.n_samples) * sw.dt
+        keep = v < v_max
+        for s in sw.spike_times:
+            keep &= (t < s - 3e-3) | (t > s + 5e-3)
+        keep[:n] = keep[-n:] = False
+        first = np.clip(np.floor(sw.spike_times / sw.dt).astype(np.int64) + 1, 0, sw.n_samples - 1)
+        sweeps.append((sw, n, keep, first, np.gradient(v, sw.dt), v - rest, _box(sw.current, n)))
+    n_spikes = sum(sw.spike_times.size for sw, *_ in sweeps)
+    if sum(int(k.sum()) for _, _, k, *_ in sweeps) < 1000 or n_spikes < 2:
+        return None
+    best = None
+    for tau in taus:
+        xs, ys = [], []
+        for sw, n, keep, first, dvdt, dev, current in sweeps:
+            decay = np.exp(-sw.dt / tau)
+            x_a = lfilter([1.0 - decay], [1.0, -decay], sw.voltage - rest)
+            impulses = np.zeros(sw.n_samples)
+            np.add.at(impulses, first, np.exp(-(first * sw.dt - sw.spike_times) / tau))
+            x_b = lfilter([1.0], [1.0, -decay], impulses)
+            design = np.column_stack([dvdt, dev, _box(x_a, n), _box(x_b, n)])
+            xs.append(design[keep])
+            ys.append(current[keep])
+        x, y = np.concatenate(xs), np.concatenate(ys)
+        coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+        residual = float(np.sum((x @ coef - y) ** 2))
+        if best is None or residual < best[0]:
+            best = (residual, float(tau), coef)
+    _, tau, (c, g_l, a, b) = best
+    if c <= 0 or g_l <= 0:
+        return None
+    return {"C": float(c), "g_L": float(g_l), "a": float(a), "b": float(b), "tau_w": tau}
+
+
 def _resting(recording: Recording) -> float:
     values = []
     for sw in recording.sweeps:
@@ -110,9 +172,14 @@ def _resting(recording: Recording) -> float:
     return float(np.median(joined)) if joined.size else float("nan")
 
 
-def data_estimates(recording: Recording) -> dict[str, float]:
+_ADAPTATION_CURRENT = ("a", "b", "tau_w")
+
+
+def data_estimates(recording: Recording, names=None) -> dict[str, float]:
     """Estimates (SI) of the parameters of the module docstring that the recording supports
-    (``v_th`` from the threshold adaptation where it is read, else the median onset)."""
+    (``v_th`` from the threshold adaptation where it is read, else the median onset). The
+    adaptation current is read only if `names` (the parameters wanted; None: all) holds one of
+    ``a``, ``b``, ``tau_w``, and then ``g_L`` is its fit's."""
     out: dict[str, float] = {}
     rest = _resting(recording)
     passive = passive_properties(recording)
@@ -136,6 +203,14 @@ def data_estimates(recording: Recording) -> dict[str, float]:
     if after.size:
         for name in _RESET:
             out[name] = float(np.median(after))
+    if "C" in out and np.isfinite(rest) and (names is None or set(_ADAPTATION_CURRENT) & set(names)):
+        v_max = float(np.median(onset)) - SPIKE_CURRENT_MARGIN if onset.size else np.inf
+        current = adaptation_current(recording, rest, v_max)
+        # the current balance is trusted where its capacitance agrees with the passive one (tau /
+        # R_in) within a factor of 2: on the pyABF cell it reads C = 95 pF against 337 pF, b < 0
+        # (currents AdEx lacks), on the eFEL trace (no passive step to check) C = 23 pF, a < 0
+        if current is not None and 0.5 < current["C"] / out["C"] < 2.0:
+            out.update({k: current[k] for k in ("g_L", *_ADAPTATION_CURRENT)})
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
@@ -145,7 +220,7 @@ _SHARP = ("v_th", "beta", "tau_adapt")  # estimates marked as read off the data 
 def initial_point(space: SearchSpace, recording: Recording | None) -> tuple[np.ndarray, np.ndarray]:
     """``(u, estimated)``: the unit-cube starting point (data estimates where available, prior
     centres elsewhere) and ``bool[d]``, True where the coordinate is a sharp data estimate."""
-    estimates = data_estimates(recording) if recording is not None else {}
+    estimates = data_estimates(recording, space.names) if recording is not None else {}
     u = np.full(len(space.names), 0.5)
     estimated = np.zeros(len(space.names), dtype=bool)
     for i, name in enumerate(space.names):
