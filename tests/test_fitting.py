@@ -421,3 +421,34 @@ def test_adaptation_current_read_off_a_hand_integrated_adapting_membrane():
         assert got[name] == pytest.approx(truth[name], rel=0.1), (name, got)
     silent = [Sweep(0, 1e-4, sweeps[0].current, sweeps[0].voltage)]
     assert adaptation_current(Recording(silent, RecordingInfo(cell="hand")), e_l, np.inf) is None
+
+
+def test_membrane_balance_reads_a_point_neuron_under_a_fluctuating_current():
+    """A passive membrane under a smoothed-noise current, advanced sample by sample with the exact
+    solution for a current held over each 0.1 ms sample, V <- E + R I + (V - E - R I) exp(-dt/tau):
+    the current balance reads C, g_L and E_L back, with no step in the current to read them from."""
+    from biofit.fitting.initial import data_estimates, membrane_balance
+    from biofit.io.features import find_step
+
+    c, g_l, e_l, dt = 180e-12, 8e-9, -0.068, 1e-4
+    rng = np.random.default_rng(11)
+    sweeps = []
+    for k in range(2):
+        current = 50e-12 + 300e-12 * np.convolve(rng.standard_normal(10000), np.ones(100) / 100, mode="same")
+        assert find_step(current, dt) is None  # a fluctuating current has no step to read
+        v, trace, decay = e_l, np.empty(10000), math.exp(-dt * g_l / c)
+        for j, i in enumerate(current):
+            trace[j] = v
+            v = e_l + i / g_l + (v - e_l - i / g_l) * decay
+        sweeps.append(Sweep(k, dt, current, trace))
+    rec = Recording(sweeps, RecordingInfo(cell="passive"))
+    got = membrane_balance(rec, np.inf)
+    assert got["C"] == pytest.approx(c, rel=0.03) and got["g_L"] == pytest.approx(g_l, rel=0.03)
+    assert got["E_L"] == pytest.approx(e_l, abs=3e-4) and got["r2"] > 0.99
+    estimates = data_estimates(rec, ["R", "tau_mem", "v_rest"])
+    assert estimates["R"] == pytest.approx(1 / g_l, rel=0.03)
+    assert estimates["tau_mem"] == pytest.approx(c / g_l, rel=0.05)
+    assert estimates["v_rest"] == pytest.approx(e_l, abs=3e-4)
+    noisy = Recording([Sweep(0, dt, sweeps[0].current, sweeps[0].voltage + 2e-3 * rng.standard_normal(10000))],
+                      RecordingInfo(cell="noisy"))
+    assert membrane_balance(noisy, np.inf) is None  # 2 mV of noise: not a point neuron's balance

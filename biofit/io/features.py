@@ -40,13 +40,19 @@ FEATURES = ("spike_count", "stim_spike_count", "step_amplitude", "rate", "first_
             "input_resistance", "membrane_time_constant")
 
 
+STEP_FLATNESS = 0.2  # the largest sd of a step's current, relative to its amplitude
+MIN_STEP = 10e-3  # s: the shortest step
+
+
 def find_step(current, dt: float, *, smooth: float = 1e-3) -> tuple[float, float, float] | None:
     """(t_on [s], t_off [s], amplitude [A]) of the first current step of a sweep, or None.
 
     The current is median-filtered over `smooth` seconds (measured currents are noisy); the
     baseline is its median over the first 2 % of the sweep; a step is the first run of samples
     deviating from the baseline by more than ``max(6 sd of the baseline, 10 % of the largest
-    deviation, 1 pA)``; the amplitude is the run's median deviation.
+    deviation, 1 pA)``; the amplitude is the run's median deviation. A run shorter than 10 ms or
+    not flat (its sd above 20 % of the amplitude) is an excursion of a fluctuating current, not a
+    step: None.
 
     >>> i = np.zeros(1000); i[200:700] = -50e-12
     >>> [round(x, 15) for x in find_step(i, 1e-3)]
@@ -66,7 +72,10 @@ def find_step(current, dt: float, *, smooth: float = 1e-3) -> tuple[float, float
     sign = np.sign(dev[on])
     run = (dev * sign) > level
     off = on + (int(np.argmax(~run[on:])) if (~run[on:]).any() else run.size - on)
-    return on * dt, off * dt, float(np.median(dev[on:off]))
+    amplitude = float(np.median(dev[on:off]))
+    if (off - on) * dt < MIN_STEP or float(np.std(dev[on:off])) > STEP_FLATNESS * abs(amplitude):
+        return None
+    return on * dt, off * dt, amplitude
 
 
 def _window_mean(v: np.ndarray, dt: float, start: float, end: float) -> float:
