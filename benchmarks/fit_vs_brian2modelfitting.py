@@ -218,7 +218,7 @@ def summarise(rows: list[dict], target: float) -> list[str]:
         values = [v for v in values if v is not None]
         if not values:
             return "—"
-        return f"{statistics.median(values):.1f} [{min(values):.1f}, {max(values):.1f}]"
+        return f"{statistics.median(values):.3g} [{min(values):.3g}, {max(values):.3g}]"
 
     lines = [f"| fitter | time to test Γ ≥ {target} (s) | runs reaching it | final test Γ | fit wall time (s) |",
              "|---|---|---|---|---|"]
