@@ -2,8 +2,9 @@
 
 The cell: biofit's ALIF (`biofit.models` ``alif``) with the parameters of the shipped synthetic
 ALIF cell (`biofit.io.synthetic.CELLS`), driven by Ornstein-Uhlenbeck currents (150 ± 250 pA,
-τ = 10 ms; `biofit.io.synthetic.ou_process`), simulated by Brian2 at dt = 0.1 ms without noise:
-``--train`` sweeps to fit, ``--test`` sweeps (other OU draws) to score. Five parameters are
+τ = 10 ms; `biofit.io.synthetic.ou_process`), simulated by Brian2 at dt = 0.1 ms without noise
+(``--noise``: with the shipped files' intrinsic and measurement noise, so that nothing can be read
+off the data exactly): ``--train`` sweeps to fit, ``--test`` sweeps (other OU draws) to score. Five parameters are
 fitted (``FITTED``, biofit's default search ranges `biofit.fitting.DEFAULT_PRIORS` for every
 fitter); v_rest, v_reset and t_ref are fixed at the truth.
 
@@ -59,7 +60,7 @@ from biofit.fitting.data import FitData
 from biofit.fitting.initial import initial_point
 from biofit.fitting.simulate import simulate_candidates
 from biofit.io import Recording, RecordingInfo, Sweep
-from biofit.io.synthetic import CELLS, ou_process
+from biofit.io.synthetic import CELLS, INTRINSIC_SD_PA, INTRINSIC_TAU, MEASUREMENT_SD, ou_process
 from biofit.models import MODELS
 from biofit.reference import simulate
 
@@ -123,13 +124,20 @@ json.dump({"trajectory": trajectory, "wall_time_s": time.perf_counter() - t0}, o
 '''
 
 
-def make_cell(n_train: int, n_test: int, duration: float, seed: int):
-    """(train recording, test FitData): OU sweeps of the true ALIF cell simulated by Brian2."""
+def make_cell(n_train: int, n_test: int, duration: float, seed: int, noise: bool = False):
+    """(train recording, test FitData): OU sweeps of the true ALIF cell simulated by Brian2; with
+    `noise`, the shipped files' noise: an intrinsic OU current (5 pA sd, 5 ms) added to the command
+    before the simulation but not recorded, and 0.2 mV of measurement noise on the voltage."""
     rng = np.random.default_rng(seed)
     n = int(round(duration / DT))
     current = np.stack([ou_process(n, DT, 150e-12, 250e-12, 10e-3, rng) for _ in range(n_train + n_test)], axis=1)
-    trace = simulate("alif", TRUTH, current, DT)
-    sweeps = [Sweep(k, DT, current[:, k], trace.v[:, k], np.asarray(trace.spike_times[k]))
+    drive = current
+    if noise:
+        drive = current + np.stack([ou_process(n, DT, 0.0, INTRINSIC_SD_PA * 1e-12, INTRINSIC_TAU, rng)
+                                    for _ in range(n_train + n_test)], axis=1)
+    trace = simulate("alif", TRUTH, drive, DT)
+    measured = trace.v + (MEASUREMENT_SD * rng.standard_normal(trace.v.shape) if noise else 0.0)
+    sweeps = [Sweep(k, DT, current[:, k], measured[:, k], np.asarray(trace.spike_times[k]))
               for k in range(n_train + n_test)]
     rec = Recording(sweeps, RecordingInfo(cell="benchmark_alif", protocol="ou", current_kind="command"))
     test = FitData.from_recordings([rec], [list(range(n_train, n_train + n_test))], DT)
@@ -246,12 +254,14 @@ def main(argv=None) -> None:
     ap.add_argument("--target", type=float, default=0.8, help="test Γ to reach (default 0.8)")
     ap.add_argument("--b2mf-venv", type=Path, default=HERE / ".venv-b2mf",
                     help="virtual environment with brian2modelfitting (created if absent)")
+    ap.add_argument("--noise", action="store_true",
+                    help="the shipped files' intrinsic (5 pA OU, not recorded) and measurement (0.2 mV) noise")
     ap.add_argument("--quick", action="store_true", help="1 run, 1 s sweeps, 15 rounds")
     args = ap.parse_args(argv)
     if args.quick:
         args.runs, args.duration, args.rounds = 1, 1.0, 15
     python = ensure_b2mf(args.b2mf_venv)
-    rec, test = make_cell(args.train, args.test, args.duration, seed=11)
+    rec, test = make_cell(args.train, args.test, args.duration, seed=11, noise=args.noise)
     for method, dt in BIOFIT.values():  # warm-up: Brian2's cython code and the generated torch layers
         run_biofit(method, rec, args.train, args.test, 0, dt)
     rows = []
@@ -271,7 +281,8 @@ def main(argv=None) -> None:
                          "points": len(gammas), "final": out["trajectory"][-1]["best"] if gammas else {}})
             print(f"  {name:18s} seed {seed}: time to Γ≥{args.target} = {hit}, final Γ = {rows[-1]['final_gamma']:.3f},"
                   f" wall {out['wall_time_s']:.1f} s", flush=True)
-    print(f"\nALIF, {args.train} train / {args.test} test OU sweeps of {args.duration:g} s at dt = {DT * 1e3:g} ms; "
+    print(f"\nALIF, {args.train} train / {args.test} test OU sweeps of {args.duration:g} s at dt = {DT * 1e3:g} ms"
+          f"{', with noise' if args.noise else ', noise-free'}; "
           f"{args.runs} run(s); load average {os.getloadavg()[0]:.2f}")
     print("\n".join(summarise(rows, args.target)))
     print("truth:", {k: TRUTH[k] for k in FITTED})
