@@ -58,8 +58,9 @@ class CMAES:
     def run(self, space: SearchSpace, data: FitData, loss, start: np.ndarray, progress: bool = True,
             scales: np.ndarray | None = None, estimated: np.ndarray | None = None):
         """Minimise the mean `loss` over `data`'s sweeps from unit point `start`; `scales`
-        (``float[d]``, optional) multiply ``sigma0`` per coordinate (CMA-ES's ``CMA_stds``), and so does ``estimated_step`` where `estimated` (``bool[d]``,
-        optional: the coordinates read off the data, `biofit.fitting.initial.initial_point`) is True.
+        (``float[d]``, optional) multiply ``sigma0`` per coordinate (CMA-ES's ``CMA_stds``), and so
+        does ``estimated_step`` where `estimated` (``bool[d]``, optional: the coordinates read off
+        the data, `biofit.fitting.initial.initial_point`) is True.
 
         Returns ``(best unit point, best loss, history)``; history has one row per generation:
         ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s", "best"}`` (``best``: the

@@ -91,11 +91,11 @@ def threshold_adaptation(onsets: list[tuple[np.ndarray, np.ndarray]], taus: np.n
     theta_k = theta_0 + beta sum_{j<k} exp(-(t_k - t_j) / tau) to onset voltages theta_k at spike
     times t_k (``onsets``: per sweep, times and voltages), over `taus`; None without at least 10
     onsets, or when the best beta is not positive (no adaptation to read)."""
+    lags = [times[:, None] - times[None, :] for times, _ in onsets]
     best = None
     for tau in taus:
         xs, ys = [], []
-        for times, theta in onsets:
-            lag = times[:, None] - times[None, :]
+        for lag, (_, theta) in zip(lags, onsets):
             history = np.where(lag > 0, np.exp(-np.where(lag > 0, lag, 0.0) / tau), 0.0).sum(1)
             ok = np.isfinite(theta)
             xs.append(history[ok])
