@@ -46,11 +46,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import sympy
 import torch
 from tqdm.auto import tqdm
 
 from biofit.fitting.data import FitData
-from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss
+from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss, spike_mask
 from biofit.fitting.priors import SearchSpace
 from biofit.neurons import BlockALIF, build_layer
 from biofit.validation import check_positive, check_positive_int
@@ -71,6 +72,8 @@ class Chunks:
     mask: torch.Tensor
     teacher: torch.Tensor
     where: list
+    upswing: tuple = ()
+    noise_var: float = 0.0
 
     @property
     def v_range(self) -> tuple[float, float]:
@@ -124,13 +127,72 @@ def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
     if not cur:
         raise ValueError(f"the sweeps are shorter than one chunk of {chunk_steps} steps")
     stack = lambda xs: torch.tensor(np.stack(xs, axis=1)[:, :, None], dtype=_F64)  # noqa: E731
+    voltage = np.stack(vol, axis=1)
     return Chunks(stack(cur), stack(vol), stack(spk), torch.tensor(np.stack(msk, 1)[:, :, None]),
-                  torch.tensor(teach, dtype=_F64), where)
+                  torch.tensor(teach, dtype=_F64), where, upswing_samples(data, where, voltage, loss.before),
+                  measurement_noise(data, loss))
+
+
+def measurement_noise(data: FitData, loss: VoltageLoss) -> float:
+    """The variance (V²) of the voltage's measurement noise: from the second differences of the
+    subthreshold samples (``[-loss.before, +loss.after]`` of a spike left out), robustly
+    (1.4826 x median absolute value, for sd); white noise of variance s² gives them variance 6 s²."""
+    values = []
+    for sw in data.sweeps:
+        keep = spike_mask(sw.n_samples, sw.dt, sw.spike_times, loss.before, loss.after)
+        second = np.diff(sw.voltage, 2)
+        values.append(second[keep[:-2] & keep[1:-1] & keep[2:]])
+    values = np.concatenate(values) if values else np.empty(0)
+    if values.size == 0:
+        return 0.0
+    sd = 1.4826 * float(np.median(np.abs(values))) / math.sqrt(6.0)
+    return sd * sd
+
+
+def upswing_samples(data: FitData, where: list, voltage: np.ndarray, window: float) -> tuple:
+    """The one-sample predictions of the upswing term (`Gradient.chunk_loss`): per sampling ratio
+    q, ``(q, chunk index, step index)`` (int64 tensors): the sample before step j of chunk c lies
+    within `window` (s) before a data spike, it and the sample after step ``j + q - 1`` are data
+    samples before that spike's step, and the data rise between them is below `UPSWING_DVDT`."""
+    by_ratio: dict[int, tuple[list, list]] = {}
+    steps = voltage.shape[0]
+    for c, (s, k0) in enumerate(where):
+        q, times = data.ratios[s], data.sweeps[s].spike_times
+        if times.size == 0:
+            continue
+        j = np.arange(q, steps - q + 1, q)  # state before step j: the data sample at grid step j - 1
+        t = (k0 + j) * data.dt
+        nxt = np.searchsorted(times, t, side="right")  # the first data spike after that sample
+        ok = nxt < times.size
+        spike_step = np.round(times[np.minimum(nxt, times.size - 1)] / data.dt)
+        ok &= (times[np.minimum(nxt, times.size - 1)] - t <= window) & (k0 + j + q - 1 < spike_step)
+        rise = (voltage[j + q - 1, c] - voltage[j - 1, c]) / (q * data.dt)
+        ok &= np.isfinite(rise) & (rise < UPSWING_DVDT)
+        cs, js = by_ratio.setdefault(q, ([], []))
+        cs.append(np.full(int(ok.sum()), c)), js.append(j[ok])
+    out = []
+    for q, (cs, js) in sorted(by_ratio.items()):
+        c_idx, j_idx = np.concatenate(cs), np.concatenate(js)
+        if c_idx.size:
+            out.append((q, torch.as_tensor(c_idx, dtype=torch.int64), torch.as_tensor(j_idx, dtype=torch.int64)))
+    return tuple(out)
 
 
 def _forced_run(layer, current, state, forced):
     """``(spikes, final state)`` of `layer` with spikes `forced` (`NeuronLayer.forward`)."""
     return layer(current, state=state, return_state=True, spikes=forced, own_spikes=layer.own_spikes)
+
+
+def near_steps(events: torch.Tensor, before: int, after: int) -> torch.Tensor:
+    """bool like `events` (``[L, C, 1]``): True at the steps from `before` steps before an event
+    to `after` steps after it, along the first (time) axis."""
+    count = torch.cumsum(events.to(torch.int64), dim=0)
+    count = torch.cat([torch.zeros_like(count[:1]), count], dim=0)  # count[k]: events before step k
+    n = events.shape[0]
+    k = torch.arange(n)
+    hi = (k + before + 1).clamp(max=n)
+    lo = (k - after).clamp(min=0)
+    return (count[hi] - count[lo]) > 0
 
 
 def threshold_is_fitted(space: SearchSpace) -> bool:
@@ -145,6 +207,23 @@ def threshold_is_fitted(space: SearchSpace) -> bool:
         return True
     names = {s.name for s in step.threshold_parts[1].free_symbols}
     return bool(names & (set(space.names) | set(step.variables)))
+
+
+def spikes_from_dynamics(space: SearchSpace) -> bool:
+    """Whether the model's spike is its own run-away: a fixed cut-off (`threshold_is_fitted` False)
+    on a variable whose update is non-linear in it (AdEx's exponential, QIF's square), so that the
+    membrane's upswing, not a threshold, says when it fires. A LIF with a fixed threshold is not."""
+    from biofit.neurons.layer import generated_code
+
+    if threshold_is_fitted(space):
+        return False
+    step = generated_code(space.model).step
+    for name in {str(x) for x in step.threshold_parts[0].free_symbols} & set(step.variables):
+        update = step.updates[name]
+        symbol = next(x for x in update.free_symbols if str(x) == name)
+        if sympy.diff(update, symbol, 2) != 0:
+            return True
+    return False
 
 
 def _shift(start, final, previous: torch.Tensor):
@@ -217,6 +296,7 @@ class Gradient:
         else:
             layer = build_layer(model, 1, dt, **fixed)
         layer.own_spikes = not threshold_is_fitted(space)
+        layer.upswing = spikes_from_dynamics(space)
         return layer
 
     @staticmethod
@@ -259,10 +339,13 @@ class Gradient:
             teacher = chunks.teacher.view(-1, 1)
             stacked["v"] = torch.where(torch.isnan(teacher), stacked["v"], teacher)
         with layer.using(values):
-            _, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked), spikes=chunks.spikes,
-                                              return_state=True, own_spikes=layer.own_spikes)
+            fired, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked), spikes=chunks.spikes,
+                                                  return_state=True, own_spikes=layer.own_spikes)
         per_chunk_v = per_chunk_s = torch.zeros(chunks.current.shape[1], dtype=_F64)
         ok = chunks.mask & ~torch.isnan(chunks.voltage)
+        if layer.own_spikes:  # the model's own crossings are masked as the data's spikes are (`VoltageLoss`)
+            own = (fired.detach() > 0) & (chunks.spikes == 0)
+            ok = ok & ~near_steps(own, round(v_loss.before / layer.dt), round(v_loss.after / layer.dt))
         if w_volt and "v" in traces:
             # a membrane run away between forced spikes (AdEx past its cut-off) is clipped to the
             # data's range + 20 mV: the spike likelihood, not a 1e12 V error, says it fired early
@@ -270,18 +353,55 @@ class Gradient:
             model_v = traces["v"].clamp(lo - 0.02, hi + 0.02)
             diff = torch.where(ok, model_v - torch.nan_to_num(chunks.voltage), torch.zeros_like(chunks.voltage))
             per_chunk_v = diff.pow(2).sum((0, 2))
-        if w_spk:
+        n_spk = chunks.spikes.sum((0, 2))
+        if w_spk and layer.upswing:
+            with layer.using(values):
+                per_chunk_s, n_spk = self.upswing_error(layer, chunks, type(state)(**stacked), traces)
+            per_chunk_s = UPSWING_WEIGHT * per_chunk_s / v_loss.scale**2
+        elif w_spk:
             escape = layer.code.step.threshold_kind == "escape"
             per_chunk_s = threshold_mismatch(traces["threshold_argument"], chunks.spikes, traces.get("active"),
                                              float(softness), escape, min(1.0, layer.dt / GAP_STEP))
             if not escape:
                 per_chunk_s = per_chunk_s / v_loss.scale
-        n_ok, n_spk = ok.sum((0, 2)).to(_F64), chunks.spikes.sum((0, 2))
+        n_ok = ok.sum((0, 2)).to(_F64)
         out = []
         for m in masks:
             total = w_volt * per_chunk_v[m].sum() / n_ok[m].sum().clamp(min=1) / v_loss.scale**2
             out.append(total + w_spk * per_chunk_s[m].sum() / n_spk[m].sum().clamp(min=1.0))
         return out, final
+
+    @staticmethod
+    def upswing_error(layer, chunks: Chunks, start, traces) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per chunk (``[C]`` each): the summed squared error (V²) of the model's one-sample
+        predictions on the upswings (`upswing_samples`), and their number.
+
+        Each prediction starts from the data's voltage and the other state variables of the forced
+        run at that sample, and runs the model's own step over one sample without its threshold:
+        :math:`\hat v_{k+1} = v_k + \int f(v_k, w_k, I_k)` against :math:`v_{k+1}`, the dynamic
+        I–V curve of Badel et al. (2008, J. Neurophysiol. 99:656) scored through the model's step.
+        """
+        n_chunks = chunks.current.shape[1]
+        total = torch.zeros(n_chunks, dtype=_F64)
+        count = torch.zeros(n_chunks, dtype=_F64)
+        names = [n for n in start._fields if n != "refractory"]
+        before = {n: torch.cat([start._asdict()[n][None], traces[n][:-1]], dim=0) for n in names if n in traces}
+        lo, hi = chunks.v_range
+        for q, c_idx, j_idx in chunks.upswing:
+            fields = {n: (before[n][j_idx, c_idx] if n in before else start._asdict()[n][c_idx]) for n in names}
+            v0 = chunks.voltage[j_idx - 1, c_idx].clone().requires_grad_(True)
+            fields["v"], fields["refractory"] = v0, torch.zeros_like(v0)
+            rows = j_idx[None] + torch.arange(q)[:, None]
+            current = chunks.current[rows, c_idx[None]]
+            with torch.enable_grad():
+                _, run = layer.simulate(current, state=type(start)(**fields), spikes=torch.zeros_like(current))
+                predicted = run["v"][-1].clamp(lo - 0.02, hi + 0.02)
+                slope, = torch.autograd.grad(predicted.sum(), v0, create_graph=True)
+            residual = (predicted - chunks.voltage[j_idx + q - 1, c_idx]).pow(2)
+            error = (residual - chunks.noise_var * (torch.nan_to_num(slope).pow(2) - 1.0)).sum(-1)
+            total = total.index_add(0, c_idx, error)
+            count = count.index_add(0, c_idx, torch.ones_like(error))
+        return total, count
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, space: SearchSpace, data: FitData, loss: WeightedLoss, start: np.ndarray, progress: bool = True):
@@ -415,3 +535,7 @@ SPIKE_SCALE = 1.0  # mismatch per data spike, in units of the voltage loss's sca
 # (`threshold_mismatch`); at 1 ms and coarser each weighs 1: on the shipped ALIF cell a weight of
 # dt / GAP_STEP above 1 (2 and 4 ms) fitted worse than 1
 GAP_STEP = 1e-3
+# V/s: the upswing term's one-sample predictions stop where the data rise faster (AdEx at 0.1 ms:
+# about V_T + 6 Delta_T, where one Euler step moves the membrane by 5 mV)
+UPSWING_DVDT = 50.0
+UPSWING_WEIGHT = 3.0  # the upswing term's weight per mV², relative to the spike weight of the loss

@@ -92,6 +92,17 @@ def state_type(model: NeuronModel) -> type:
 
 
 _FORCED_FORMS: dict = {}
+_THRESHOLD_VARIABLES: dict = {}
+
+
+def _threshold_variables(code: GeneratedCode) -> frozenset:
+    """The state variables on the left-hand side of the threshold (``v`` of ``v > V_peak``;
+    memoised as `_forced_form`)."""
+    if id(code) not in _THRESHOLD_VARIABLES:
+        parts = code.step.threshold_parts
+        names = {str(x) for x in parts[0].free_symbols} if parts else set()
+        _THRESHOLD_VARIABLES[id(code)] = (code, frozenset(names & set(code.step.variables)))
+    return _THRESHOLD_VARIABLES[id(code)][1]
 
 
 def _forced_form(code: GeneratedCode):
@@ -248,8 +259,10 @@ class NeuronLayer(nn.Module):
         them; Mensi et al. 2012, J. Neurophysiol. 107:1756), and the traces add
         ``"threshold_argument"`` (``lhs - rhs`` of the threshold, or ``p`` of ``rand() < p``, at
         every step) and, for refractory models, ``"active"`` (bool: not refractory). With
-        ``own_spikes=True`` the model's own threshold crossings reset it too (a cut-off such as
-        AdEx's ``V_peak`` is then never run past between two given spikes).
+        ``own_spikes=True`` the model's own threshold crossings reset the variables of the
+        threshold's left-hand side too (AdEx's ``v`` at its cut-off ``V_peak``, which the membrane
+        then never runs past between two given spikes); the other reset statements (``w += b``)
+        follow the given spikes only, so that the adaptation keeps the recorded spike history.
         """
         out, traces, final = self._run(inputs, state, record=True, forced=spikes, own_spikes=own_spikes)
         return (out, traces, final) if return_state else (out, traces)
@@ -383,12 +396,16 @@ class NeuronLayer(nn.Module):
                     crossed = (x.detach() > 0) if code.step.threshold_kind != "escape" else torch.zeros_like(z, dtype=torch.bool)
                     if ref is not None:
                         crossed = crossed & active
-                    z = torch.where(crossed, torch.ones_like(z), z)
+                    given, z = z, torch.where(crossed, torch.ones_like(z), z)
         if jumps:
             new = list(new)
             for i, increment in jumps:
                 new[i] = new[i] + increment
         s = code.reset(tuple(new), k, z.detach() > 0)
+        if own and forced is not None:  # own crossings reset the threshold's variables only
+            kept = code.reset(tuple(new), k, given.detach() > 0)
+            lhs = _threshold_variables(code)
+            s = tuple(a if name in lhs else b for a, b, name in zip(s, kept, code.step.variables))
         if ref is not None:
             counter = refractory_start(z, counter, ref)
         return z, s, counter
