@@ -16,8 +16,8 @@ et al. 2012, J. Neurophysiol. 107:1756), generalised to any model through its ge
 * the threshold is scored by how far its argument x lies on the wrong side at and between the
   data's spikes (`threshold_mismatch`, the sharp limit of an escape-noise likelihood; for
   ``v > v_th + a``, x = v - v_th - a on the forced
-  trajectory), which makes the threshold parameters (``v_th``, ``beta``, ``tau_adapt``; a cut-off
-  the dynamics run up to, as AdEx's ``V_peak``, tests ``V_T`` and ``Delta_T``) smooth to fit too.
+  trajectory), which makes the threshold parameters (``v_th``, ``beta``, ``tau_adapt``) smooth to
+  fit too; for a spike that is the model's own run-away, the upswing term instead (below).
   The spike weight of the given `WeightedLoss` (its Γ and count terms) sets its weight.
 
 Multiple shooting: the sweeps are cut into chunks of ``chunk`` seconds, all simulated in parallel
@@ -30,7 +30,18 @@ for early stopping (``patience`` validations without improvement); ``restarts`` 
 (the data estimate first, then random points of the prior, seeded) keep the best.
 
 Models with a fixed cut-off (AdEx, QIF) also reset at their own crossings during the forced runs
-(``own_spikes``), so the membrane never runs away between two data spikes.
+(``own_spikes``), so the membrane never runs away between two data spikes; such a reset sets the
+threshold's variable only (the adaptation jump ``w += b`` follows the recorded spikes), and the
+samples around it are masked as around a data spike. Where that spike is the model's own run-away
+(`spikes_from_dynamics`: AdEx's exponential, QIF's square), the threshold mismatch is replaced by
+the **upswing term** (`Gradient.upswing_error`): from each data sample within ``before`` of a data
+spike, the model's step predicts the next sample, and the squared error is scored with the
+measurement noise's share removed (:math:`e^2 - \sigma^2 (s^2 - 1)`, s the prediction's slope
+in the starting voltage: a corrected score, Nakamura 1990, Biometrika 77:127; sigma from
+`measurement_noise`). It is the dynamic I–V curve of Badel et al. (2008) through the model's own
+step, and smooth in V_T and Delta_T, where a crossing of the cut-off a step early or late is not:
+measured on the shipped AdEx cell, one Adam step from the true parameters took the threshold
+mismatch from 0.034 to 1.5e6, and the fit settled at a -89 %.
 
 Example
 -------
@@ -373,7 +384,7 @@ class Gradient:
 
     @staticmethod
     def upswing_error(layer, chunks: Chunks, start, traces) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per chunk (``[C]`` each): the summed squared error (V²) of the model's one-sample
+        r"""Per chunk (``[C]`` each): the summed squared error (V²) of the model's one-sample
         predictions on the upswings (`upswing_samples`), and their number.
 
         Each prediction starts from the data's voltage and the other state variables of the forced
