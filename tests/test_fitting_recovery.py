@@ -13,6 +13,10 @@ of the OU command) and scored on repeats 2-3. Three targets:
   scores Γ 0.2-0.5 on the ALIF step nearest rheobase (0.83 for ALIF, 0.85 for AdEx over all test
   sweeps; printed beside the fit's, the true parameters simulated by Brian2 on the same sweeps).
 
+Seeds: the test fixes seed 0. Measured over seeds 0-2 (closing note of issue 12): gradient and
+hybrid pass for both cells (AdEx gradient: worst parameter 9.0, 7.3, 6.4 %); AdEx CMA-ES passes
+for seed 0 only (seeds 1 and 2: Delta_T -56 and -63 %), a known miss.
+
 The default run fits noise-free LIF cells on two parameters (`tests/test_fitting.py`).
 """
 
