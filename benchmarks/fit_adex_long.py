@@ -6,7 +6,7 @@ synthetic AdEx cell's parameters (`biofit.io.synthetic.CELLS["adex"]`, Naud et a
 τ = 10 ms; `biofit.io.synthetic.ou_process`), each with its own intrinsic OU noise (5 pA sd, 5 ms,
 not in the recorded command, as in the shipped files) and 0.2 mV measurement noise, simulated by
 Brian2 at the sampling step (0.2 ms). 20 sweeps are fitted with `biofit.fitting.fit`'s default
-method for AdEx (all nine default parameters, seed = run), 4 are held out.
+method for AdEx (``--method`` another; all nine default parameters, seed = run), 4 are held out.
 
 Reported per run: fit wall time (the whole `fit` call: optimizer, Brian2 scoring), held-out Γ
 (Δ 4 ms) of the fit and of the true parameters (the noise-free cell's own score: the ceiling the
@@ -27,7 +27,7 @@ import statistics
 
 import numpy as np
 
-from biofit.fitting import fit
+from biofit.fitting import METHODS, fit
 from biofit.fitting.data import FitData
 from biofit.fitting.score import score
 from biofit.io import Recording, RecordingInfo, Sweep
@@ -54,10 +54,11 @@ def make_data(n_sweeps: int, duration: float, seed: int = 7) -> tuple[Recording,
     return Recording(sweeps, RecordingInfo(cell="adex_long", protocol="ou", current_kind="command")), truth
 
 
-def one_run(rec: Recording, truth: dict, n_test: int, seed: int, dt: float | None = None) -> dict:
+def one_run(rec: Recording, truth: dict, n_test: int, seed: int, dt: float | None = None,
+            method: str | None = None) -> dict:
     ids = rec.sweep_ids
-    result = fit(rec, "adex", train_sweeps=ids[:-n_test], test_sweeps=ids[-n_test:], dt=dt, seed=seed,
-                 progress=False)
+    result = fit(rec, "adex", method=method, train_sweeps=ids[:-n_test], test_sweeps=ids[-n_test:], dt=dt,
+                 seed=seed, progress=False)
     errors = {k: 100 * (result.parameters[k] - truth[k]) / abs(truth[k]) for k in result.fitted}
     return {"wall_s": result.wall_time_s, "method": result.method, "gamma": result.test["mean"]["gamma"],
             "count_error": result.test["mean"]["abs_spike_count_error"], "errors": errors}
@@ -71,6 +72,7 @@ def main(argv=None) -> None:
     ap.add_argument("--dt", type=float, help="simulation step of the fit [s] (default: the 0.2 ms sampling; "
                     "a multiple averages the current over each step; the held-out scores are then "
                     "simulated at that step too)")
+    ap.add_argument("--method", choices=METHODS, help="fit method (default: fit's default for AdEx)")
     ap.add_argument("--quick", action="store_true", help="1 run, 6 sweeps of 2 s")
     args = ap.parse_args(argv)
     if args.quick:
@@ -79,11 +81,11 @@ def main(argv=None) -> None:
     rec, truth = make_data(args.sweeps, args.duration)
     test = FitData.from_recordings([rec], [rec.sweep_ids[-n_test:]], DT)  # the ceiling at the data's step
     ceiling = score(get_model("adex"), truth, test)["mean"]["gamma"]
-    one_run(rec.select(rec.sweep_ids[:3]), truth, 1, 0, args.dt)  # warm-up: Brian2's cython code
+    one_run(rec.select(rec.sweep_ids[:3]), truth, 1, 0, args.dt, args.method)  # warm-up: Brian2's cython code
     load = os.getloadavg()[0]
     rows = []
     for seed in range(args.runs):
-        rows.append(one_run(rec, truth, n_test, seed, args.dt))
+        rows.append(one_run(rec, truth, n_test, seed, args.dt, args.method))
         r = rows[-1]
         print(f"  seed {seed}: {r['wall_s']:.1f} s, held-out Γ {r['gamma']:.3f}, |count error| "
               f"{r['count_error']:.1f}", flush=True)
