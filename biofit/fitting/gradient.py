@@ -224,13 +224,13 @@ def spikes_from_dynamics(space: SearchSpace) -> bool:
     """Whether the model's spike is its own run-away: a fixed cut-off (`threshold_is_fitted` False)
     on a variable whose update is non-linear in it (AdEx's exponential, QIF's square), so that the
     membrane's upswing, not a threshold, says when it fires. A LIF with a fixed threshold is not."""
-    from biofit.neurons.layer import generated_code
+    from biofit.neurons.layer import generated_code, threshold_variables
 
     if threshold_is_fitted(space):
         return False
-    step = generated_code(space.model).step
-    for name in {str(x) for x in step.threshold_parts[0].free_symbols} & set(step.variables):
-        update = step.updates[name]
+    code = generated_code(space.model)
+    for name in threshold_variables(code):
+        update = code.step.updates[name]
         symbol = next(x for x in update.free_symbols if str(x) == name)
         if sympy.diff(update, symbol, 2) != 0:
             return True
@@ -352,6 +352,9 @@ class Gradient:
         with layer.using(values):
             fired, traces, final = layer.simulate(chunks.current, state=type(state)(**stacked), spikes=chunks.spikes,
                                                   return_state=True, own_spikes=layer.own_spikes)
+            upswing = None
+            if w_spk and layer.upswing:
+                upswing = self.upswing_error(layer, chunks, type(state)(**stacked), traces)
         per_chunk_v = per_chunk_s = torch.zeros(chunks.current.shape[1], dtype=_F64)
         ok = chunks.mask & ~torch.isnan(chunks.voltage)
         if layer.own_spikes:  # the model's own crossings are masked as the data's spikes are (`VoltageLoss`)
@@ -365,9 +368,8 @@ class Gradient:
             diff = torch.where(ok, model_v - torch.nan_to_num(chunks.voltage), torch.zeros_like(chunks.voltage))
             per_chunk_v = diff.pow(2).sum((0, 2))
         n_spk = chunks.spikes.sum((0, 2))
-        if w_spk and layer.upswing:
-            with layer.using(values):
-                per_chunk_s, n_spk = self.upswing_error(layer, chunks, type(state)(**stacked), traces)
+        if upswing is not None:
+            per_chunk_s, n_spk = upswing
             per_chunk_s = UPSWING_WEIGHT * per_chunk_s / v_loss.scale**2
         elif w_spk:
             escape = layer.code.step.threshold_kind == "escape"
@@ -395,11 +397,12 @@ class Gradient:
         n_chunks = chunks.current.shape[1]
         total = torch.zeros(n_chunks, dtype=_F64)
         count = torch.zeros(n_chunks, dtype=_F64)
+        first = start._asdict()
         names = [n for n in start._fields if n != "refractory"]
-        before = {n: torch.cat([start._asdict()[n][None], traces[n][:-1]], dim=0) for n in names if n in traces}
+        before = {n: torch.cat([first[n][None], traces[n][:-1]], dim=0) for n in names if n in traces}
         lo, hi = chunks.v_range
         for q, c_idx, j_idx in chunks.upswing:
-            fields = {n: (before[n][j_idx, c_idx] if n in before else start._asdict()[n][c_idx]) for n in names}
+            fields = {n: (before[n][j_idx, c_idx] if n in before else first[n][c_idx]) for n in names}
             v0 = chunks.voltage[j_idx - 1, c_idx].clone().requires_grad_(True)
             fields["v"], fields["refractory"] = v0, torch.zeros_like(v0)
             rows = j_idx[None] + torch.arange(q)[:, None]

@@ -95,7 +95,7 @@ _FORCED_FORMS: dict = {}
 _THRESHOLD_VARIABLES: dict = {}
 
 
-def _threshold_variables(code: GeneratedCode) -> frozenset:
+def threshold_variables(code: GeneratedCode) -> frozenset:
     """The state variables on the left-hand side of the threshold (``v`` of ``v > V_peak``;
     memoised as `_forced_form`)."""
     if id(code) not in _THRESHOLD_VARIABLES:
@@ -404,7 +404,7 @@ class NeuronLayer(nn.Module):
         s = code.reset(tuple(new), k, z.detach() > 0)
         if own and forced is not None:  # own crossings reset the threshold's variables only
             kept = code.reset(tuple(new), k, given.detach() > 0)
-            lhs = _threshold_variables(code)
+            lhs = threshold_variables(code)
             s = tuple(a if name in lhs else b for a, b, name in zip(s, kept, code.step.variables))
         if ref is not None:
             counter = refractory_start(z, counter, ref)
