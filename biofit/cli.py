@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--model", default="adex", help="model name (lif, alif, adex, qif, ...; default adex), "
                      "or several, comma-separated: each recording fitted with each")
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
-                     help="optimizer (default: per model, cmaes for adex, hybrid for the other built-ins; "
+                     help="optimizer (default: per model, hybrid for the built-ins; "
                      "surrogate: the free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
     fit.add_argument("--loss", choices=("default", "counts"), default="default",
                      help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "

@@ -93,6 +93,30 @@ def test_fit_data_holds_current_over_each_sample_at_a_finer_dt():
         FitData.from_recordings([rec], [None], dt=0.3e-4)
 
 
+def test_spread_keeps_evenly_spaced_sweeps_of_about_that_duration_and_lays_them_out_again():
+    # ten sweeps of 0.10 s and 0.11 s alternately (1 ms sampling), each current its own sweep number
+    rec = Recording([Sweep(k, 1e-3, np.full(100 + 10 * (k % 2), k * 1e-12), np.zeros(100 + 10 * (k % 2)))
+                     for k in range(10)])
+    data = FitData.from_recordings([rec], [None])
+    assert data.duration == pytest.approx(1.05)
+    assert data.spread(1.05) is data and data.spread(5.0) is data
+    assert len(data.spread(0.01).sweeps) == 1  # never empty
+    part = data.spread(0.32)  # 0.32 s at the mean 0.105 s per sweep: three sweeps
+    kept = [s.id for s in part.sweeps]
+    assert len(kept) == 3 and kept[0] == 0 and kept[-1] == 9
+    gaps = np.diff(kept)
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced, up to rounding
+    assert part.labels == tuple(f"recording0:{k}" for k in kept)
+    assert part.duration == pytest.approx(sum(0.1 + 0.01 * (k % 2) for k in kept))
+    columns = {}
+    for group in part.groups:  # each group: sweeps of one length; each column the sweep's current
+        for j, i in enumerate(group.index):
+            columns[i] = group.current[:, j]
+    assert sorted(columns) == [0, 1, 2]
+    for i, k in enumerate(kept):
+        np.testing.assert_array_equal(columns[i], np.full(100 + 10 * (k % 2), k * 1e-12))
+
+
 def test_split_rejects_missing_ids_and_overlap(lif_cell):
     assert split_sweeps(lif_cell, None, [3]) == ([0, 1, 2], [3])
     with pytest.raises(ValueError, match=r"test sweep ids \[9\] do not exist"):
@@ -337,6 +361,8 @@ def test_cli_budget_reaches_both_hybrid_stages(lif_cell, tmp_path):
     assert hybrid.cmaes.population == Hybrid().cmaes.population
     with pytest.raises(ValueError, match="'adam'"):
         default_optimizer("adam")
+    with pytest.raises(ValueError, match="gradient_seconds must be a finite number > 0, got 0.0"):
+        Hybrid(gradient_seconds=0.0)
     path = write_npz(lif_cell, tmp_path / "cell.npz")
     out = tmp_path / "fit"
     assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "hybrid",

@@ -76,13 +76,33 @@ class FitData:
                 raise ValueError(f"sweep {label}: its sampling interval {s.dt} s is not a whole multiple of "
                                  f"the simulation step dt = {dt} s")
             ratios.append(int(round(ratio)))
+        return cls._laid_out(sweeps, labels, float(dt), ratios)
+
+    @classmethod
+    def _laid_out(cls, sweeps, labels, dt: float, ratios) -> FitData:
         lengths = [s.n_samples * q for s, q in zip(sweeps, ratios)]
         groups = []
         for n in sorted(set(lengths)):
             index = tuple(i for i, m in enumerate(lengths) if m == n)
             current = np.stack([np.repeat(sweeps[i].current, ratios[i]) for i in index], axis=1)
             groups.append(Group(index, current))
-        return cls(tuple(sweeps), tuple(labels), float(dt), tuple(ratios), tuple(groups))
+        return cls(tuple(sweeps), tuple(labels), dt, tuple(ratios), tuple(groups))
+
+    @property
+    def duration(self) -> float:
+        """The sweeps' summed duration (s)."""
+        return float(sum(s.n_samples * s.dt for s in self.sweeps))
+
+    def spread(self, seconds: float) -> FitData:
+        """About `seconds` of the sweeps (as many as that holds at their mean duration, at least
+        one), evenly spaced over them in order; itself if they last no longer."""
+        if self.duration <= seconds:
+            return self
+        n = len(self.sweeps)
+        keep = max(1, int(seconds / (self.duration / n)))
+        index = np.unique(np.round(np.linspace(0, n - 1, keep)).astype(int))
+        return self._laid_out([self.sweeps[i] for i in index], [self.labels[i] for i in index], self.dt,
+                              [self.ratios[i] for i in index])
 
     @property
     def n_spikes(self) -> int:
