@@ -9,7 +9,7 @@ Subcommands::
     biofit train --rule stdp|tempotron|rstdp|rstdp-patterns [--seed S] [--out RESULT.npz] ...
     biofit inspect RECORDING [--format F] [--out FIG.png]   # sweeps, spikes, features + figure
     biofit data make [--out DIR]        # regenerate the synthetic recordings shipped in data/
-    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes|surrogate] [--loss default|counts]
+    biofit fit RECORDING... [--model adex] [--method hybrid|gradient|cmaes|surrogate] [--loss default|counts|upswing]
                [--train-sweeps 0,2] [--test-sweeps 1,3] [--out DIR]   # fit a neuron model: fit.json, fit.nwb, fit.png
                [--scheduler ADDRESS] [--workers N] [--force]   # many cells on a Dask cluster
     biofit reproduce NAME [--small] [--device cuda] [--out DIR]   # a paper's table + figure
@@ -311,10 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
                      help="optimizer (default: per model, hybrid for the built-ins; "
                      "surrogate: the free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
-    fit.add_argument("--loss", choices=("default", "counts"), default="default",
+    fit.add_argument("--loss", choices=("default", "counts", "upswing"), default="default",
                      help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "
-                     "spike count) or counts (spike count first: for current-step / f-I protocols, "
-                     "best with --method cmaes)")
+                     "spike count), counts (spike count first: for current-step / f-I protocols, "
+                     "best with --method cmaes) or upswing (default plus the mean voltage over the 2 ms "
+                     "before the spikes: the spike initiation of adex or qif, for --method cmaes)")
     fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
     fit.add_argument("--fixed", help="fixed parameter values in SI, e.g. t_ref=0.002,V_peak=0")
     fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")

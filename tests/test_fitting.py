@@ -157,6 +157,37 @@ def test_losses_on_hand_worked_cases():
     assert GammaLoss()(Response(silent.voltage, np.array([0.3])), silent) == 1.0
 
 
+def test_upswing_loss_compares_spike_triggered_means_on_hand_worked_cases():
+    from biofit.fitting import UpswingLoss, upswing_loss
+    from biofit.fitting.gradient import torch_weights
+    from biofit.fitting.losses import get_loss, spike_triggered_mean
+
+    dt, n = 1e-4, 1000
+    spikes = np.array([0.03, 0.07])  # samples 300 and 700
+    v = np.full(n, -0.065)
+    for j in (300, 700):
+        v[j - 20:j] = -0.065 + 1e-4 * np.arange(20)  # 2 ms ramp at 1 V/s ...
+        v[j - 1] += 5e-3  # ... and an action potential's rise (500 V/s) in its last sample
+    sweep = Sweep(0, dt, np.zeros(n), v, spike_times=spikes)
+    brute = np.mean([v[j - 20:j] for j in (300, 700)], axis=0)
+    np.testing.assert_allclose(spike_triggered_mean(v, dt, spikes, 20), brute, rtol=0, atol=1e-15)
+    loss = UpswingLoss()  # 2 ms = 20 samples, per mV, the last sample (rising > 50 V/s) left out
+    shifted = np.roll(v, 100) + 1e-3  # the same upswings 10 ms later, 1 mV higher ...
+    shifted[399] += 3e-3  # ... and 4 mV higher on the left-out sample of the first one
+    assert loss(Response(shifted, spikes + 0.01), sweep) == pytest.approx(1.0, abs=1e-9)
+    assert loss(Response(v, spikes), sweep) == 0.0
+    # a silent model is triggered on the data's spikes: its flat -63 mV against the ramp
+    flat = np.full(n, -0.063)
+    expected = np.sqrt(np.mean((flat[:19] - brute[:19]) ** 2)) / 1e-3
+    assert loss(Response(flat, np.array([])), sweep) == pytest.approx(expected, rel=1e-12)
+    assert loss(Response(flat, np.array([])), Sweep(0, dt, np.zeros(n), v)) == 0.0  # no data spikes
+    assert get_loss("upswing") == upswing_loss() and upswing_loss().uses_spikes()
+    # the torch objectives count it with the spike terms (1 - Γ 1, count 0.5, upswing 0.2)
+    assert torch_weights(upswing_loss(), "gradient")[:2] == (0.2, pytest.approx(1.7))
+    with pytest.raises(ValueError, match="window must be a finite number > 0"):
+        UpswingLoss(window=0.0)
+
+
 def test_count_loss_weighs_a_missing_spike_above_a_voltage_offset_unlike_the_default():
     """On a step sweep, a silent model with the data's subthreshold plateau against one that fires
     the data's spikes 10 ms late with a 3 mV offset: the default loss prefers the silent model,
@@ -171,7 +202,7 @@ def test_count_loss_weighs_a_missing_spike_above_a_voltage_offset_unlike_the_def
     assert default_loss()(late, sweep) == pytest.approx(1.0 + 0.2 * 3.0)
     assert count_loss()(silent, sweep) == pytest.approx(1.0 + 2.0)
     assert count_loss()(late, sweep) == pytest.approx(1.0 + 0.05 * 3.0)
-    assert set(LOSSES) == {"default", "counts"}
+    assert set(LOSSES) == {"default", "counts", "upswing"}  # the CLI's --loss choices
 
 
 # -- the simulators ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The fit is three swappable parts, as in brian2modelfitting: a model with search priors
 (`SearchSpace`, `Prior`), a loss (`GammaLoss`, `VoltageLoss`, `VanRossumLoss`, `CountLoss`,
-`WeightedLoss`), and an optimizer (`Gradient`: Adam through the generated torch layer;
+`UpswingLoss`, `WeightedLoss`), and an optimizer (`Gradient`: Adam through the generated torch layer;
 `CMAES`: CMA-ES over Brian2 populations; `Hybrid`: the first, then the second; `Surrogate`: the
 free-running model by surrogate gradient, BlockALIF for ALIF, as in 2311.11390). `fit` composes
 them and returns a `FitResult`.
@@ -21,11 +21,13 @@ from biofit.fitting.losses import (
     LOSSES,
     CountLoss,
     GammaLoss,
+    UpswingLoss,
     VanRossumLoss,
     VoltageLoss,
     WeightedLoss,
     count_loss,
     default_loss,
+    upswing_loss,
 )
 from biofit.fitting.metrics import (
     count_coincidences,
@@ -46,8 +48,9 @@ from biofit.fitting.surrogate import Surrogate
 
 __all__ = [
     "CMAES", "CountLoss", "DEFAULT_METHOD", "LOSSES", "DEFAULT_PRIORS", "FitResult", "GammaLoss",
-    "Gradient", "Hybrid", "Surrogate", "METHODS", "Prior", "SearchSpace", "VanRossumLoss", "VoltageLoss",
-    "WeightedLoss", "count_coincidences", "count_loss", "default_loss", "default_optimizer",
+    "Gradient", "Hybrid", "Surrogate", "METHODS", "Prior", "SearchSpace", "UpswingLoss", "VanRossumLoss",
+    "VoltageLoss", "WeightedLoss", "count_coincidences", "count_loss", "default_loss", "default_optimizer",
+    "upswing_loss",
     "explained_variance_blocks", "explained_variance_teeter",
     "fit", "gamma_factor", "intrinsic_reliability", "load_result", "normalised_gamma",
     "rate_penalised_gamma_loss", "spike_count_error", "subthreshold_voltage_rmse",

@@ -18,7 +18,7 @@ et al. 2012, J. Neurophysiol. 107:1756), generalised to any model through its ge
   ``v > v_th + a``, x = v - v_th - a on the forced
   trajectory), which makes the threshold parameters (``v_th``, ``beta``, ``tau_adapt``) smooth to
   fit too; for a spike that is the model's own run-away, the upswing term instead (below).
-  The spike weight of the given `WeightedLoss` (its Γ and count terms) sets its weight.
+  The spike weight of the given `WeightedLoss` (its Γ, count and upswing terms) sets its weight.
 
 Multiple shooting: the sweeps are cut into chunks of ``chunk`` seconds, all simulated in parallel
 each iteration, each starting from the data's voltage (teacher forcing, except within 5 ms of a
@@ -62,7 +62,15 @@ import torch
 from tqdm.auto import tqdm
 
 from biofit.fitting.data import FitData
-from biofit.fitting.losses import CountLoss, GammaLoss, VanRossumLoss, VoltageLoss, WeightedLoss, spike_mask
+from biofit.fitting.losses import (
+    CountLoss,
+    GammaLoss,
+    UpswingLoss,
+    VanRossumLoss,
+    VoltageLoss,
+    WeightedLoss,
+    spike_mask,
+)
 from biofit.fitting.priors import SearchSpace
 from biofit.neurons import BlockALIF, build_layer
 from biofit.validation import check_positive, check_positive_int
@@ -527,14 +535,14 @@ class Gradient:
 
 def torch_weights(loss: WeightedLoss, optimizer: str):
     """``(voltage weight, spike weight, VoltageLoss)`` of a torch objective from `loss`: its
-    voltage term, and its spike-timing and count terms together as the spike term. ValueError
+    voltage term, and its spike-timing, count and upswing terms together as the spike term. ValueError
     (naming `optimizer`) for a term with no torch form."""
     w_volt = w_spk = 0.0
     v_loss = VoltageLoss()
     for term, weight in loss.terms:
         if isinstance(term, VoltageLoss):
             w_volt, v_loss = w_volt + weight, term
-        elif isinstance(term, (GammaLoss, VanRossumLoss, CountLoss)):
+        elif isinstance(term, (GammaLoss, VanRossumLoss, CountLoss, UpswingLoss)):
             w_spk += weight
         else:
             raise ValueError(f"the {optimizer} optimizer has no torch form of {term!r}")

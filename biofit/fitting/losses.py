@@ -9,9 +9,15 @@ loss is the mean over its sweeps. The parts, as in brian2modelfitting's metric o
 * `VanRossumLoss`: the van Rossum (2001) distance squared per data spike (``tau`` 10 ms).
 * `VoltageLoss`: the subthreshold voltage RMSE (samples from ``before`` a spike to ``after`` it
   masked, for model and data spikes) divided by ``scale`` (1 mV).
+* `UpswingLoss`: the RMSE between the data's and the model's spike-triggered mean voltage over
+  the ``window`` (2 ms) before their spikes, divided by ``scale`` (1 mV): the shape of the
+  approach to spike initiation, which the masked `VoltageLoss` and the spike times barely see
+  (the data's samples rising faster than ``rising``, 50 V/s, the action potential's own rise,
+  are left out).
 * `CountLoss`: :math:`|N_{model} - N_{data}| / \max(N_{data}, 1)`, the f–I curve's error.
 * `WeightedLoss`: a weighted sum of the above; `default_loss` is the one `fit` uses, `count_loss`
-  the one for step (f–I) protocols (``fit(..., loss="counts")``, ``biofit fit --loss counts``).
+  the one for step (f–I) protocols (``fit(..., loss="counts")``, ``biofit fit --loss counts``),
+  `upswing_loss` the default one with the `UpswingLoss` (``loss="upswing"``).
 
 The gradient optimizer (`biofit.fitting.gradient`) uses the differentiable ones (voltage,
 van Rossum, count) on torch tensors and replaces Γ, which has no gradient, by van Rossum.
@@ -111,6 +117,49 @@ class VoltageLoss:
         return float(np.sqrt(np.mean(diff * diff)) / self.scale)
 
 
+def spike_triggered_mean(voltage: np.ndarray, dt: float, spike_times, n: int) -> np.ndarray | None:
+    """float[n]: the mean of ``voltage[j - n:j]`` over the spikes, j = the sample holding the spike
+    time (spikes less than n samples from the start left out); None without such spikes."""
+    index = np.floor(np.asarray(spike_times, dtype=np.float64) / dt + 1e-9).astype(np.int64)
+    index = index[(index >= n) & (index <= voltage.size)]
+    if index.size == 0:
+        return None
+    return voltage[index[:, None] + np.arange(-n, 0)].mean(axis=0)
+
+
+@dataclass(frozen=True)
+class UpswingLoss:
+    """Spike-triggered mean voltage over ``window`` s before the spikes, model vs data: RMSE /
+    ``scale`` (V) over the offsets where the data's mean rises slower than ``rising`` (V/s). A
+    model without spikes is triggered on the data's spikes (a silent model scores its plateau's
+    distance from the data's upswing, not 0); 0 where the data has no spike."""
+
+    window: float = 2e-3
+    scale: float = 1e-3
+    rising: float = 50.0
+
+    def __post_init__(self):
+        check_positive(self.window, "window")
+        check_positive(self.scale, "scale")
+        check_positive(self.rising, "rising")
+
+    def __call__(self, response: Response, sweep: Sweep) -> float:
+        n = max(2, int(round(self.window / sweep.dt)))
+        data = spike_triggered_mean(sweep.voltage, sweep.dt, sweep.spike_times, n)
+        if data is None:
+            return 0.0
+        voltage = np.asarray(response.voltage)
+        model = spike_triggered_mean(voltage, sweep.dt, response.spike_times, n)
+        if model is None:  # a silent model: its voltage before the data's spikes
+            model = spike_triggered_mean(voltage, sweep.dt, sweep.spike_times, n)
+        keep = np.ones(n, dtype=bool)
+        keep[1:] = np.diff(data) / sweep.dt < self.rising
+        diff = model[keep] - data[keep]
+        if not np.all(np.isfinite(diff)):
+            return float("inf")
+        return float(np.sqrt(np.mean(diff * diff)) / self.scale)
+
+
 @dataclass(frozen=True)
 class CountLoss:
     """Relative spike-count error of a sweep."""
@@ -139,7 +188,7 @@ class WeightedLoss:
         return float(sum(w * loss(response, sweep) for loss, w in self.terms if w))
 
     def uses_spikes(self) -> bool:
-        return any(isinstance(loss, (GammaLoss, VanRossumLoss)) and w for loss, w in self.terms)
+        return any(isinstance(loss, (GammaLoss, VanRossumLoss, UpswingLoss)) and w for loss, w in self.terms)
 
 
 def default_loss() -> WeightedLoss:
@@ -159,8 +208,18 @@ def count_loss() -> WeightedLoss:
     return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.05), (CountLoss(), 2.0)))
 
 
+def upswing_loss() -> WeightedLoss:
+    """`default_loss` with the `UpswingLoss` (per mV) weighted 0.2: for models whose spike is
+    their own run-away (AdEx, QIF) fitted by CMA-ES, whose free-running loss otherwise barely
+    sees the spike initiation. Measured on the shipped AdEx cell (tests/test_fitting_recovery.py's
+    split; closing note of issue 12): CMA-ES of 32 x 80 with it recovers Delta_T within 1.4 % at
+    seeds 0-2 (with `default_loss` at population 16: -56 % and -63 % at seeds 1 and 2), while
+    ``a`` still misses at seeds 1 and 2 (-18 %, -23 %); at weight 0.5 or 1 the search failed."""
+    return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2), (CountLoss(), 0.5), (UpswingLoss(), 0.2)))
+
+
 # the losses `fit` (``loss="name"``) and ``biofit fit --loss`` know by name
-LOSSES = {"default": default_loss, "counts": count_loss}
+LOSSES = {"default": default_loss, "counts": count_loss, "upswing": upswing_loss}
 
 
 def get_loss(loss) -> WeightedLoss:
