@@ -181,6 +181,8 @@ def test_upswing_loss_compares_spike_triggered_means_on_hand_worked_cases():
     expected = np.sqrt(np.mean((flat[:19] - brute[:19]) ** 2)) / 1e-3
     assert loss(Response(flat, np.array([])), sweep) == pytest.approx(expected, rel=1e-12)
     assert loss(Response(flat, np.array([])), Sweep(0, dt, np.zeros(n), v)) == 0.0  # no data spikes
+    with pytest.raises(ValueError, match="has 0 voltage samples, none before the data's spikes of sweep 0"):
+        loss(Response(np.empty(0), np.array([])), sweep)
     assert get_loss("upswing") == upswing_loss() and upswing_loss().uses_spikes()
     # the torch objectives count it with the spike terms (1 - Γ 1, count 0.5, upswing 0.2)
     assert torch_weights(upswing_loss(), "gradient")[:2] == (0.2, pytest.approx(1.7))

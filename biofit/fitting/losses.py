@@ -152,6 +152,9 @@ class UpswingLoss:
         model = spike_triggered_mean(voltage, sweep.dt, response.spike_times, n)
         if model is None:  # a silent model: its voltage before the data's spikes
             model = spike_triggered_mean(voltage, sweep.dt, sweep.spike_times, n)
+        if model is None:
+            raise ValueError(f"the model response has {voltage.size} voltage samples, none before the data's "
+                             f"spikes of sweep {sweep.id}")
         keep = np.ones(n, dtype=bool)
         keep[1:] = np.diff(data) / sweep.dt < self.rising
         diff = model[keep] - data[keep]
