@@ -216,8 +216,10 @@ def upswing_loss() -> WeightedLoss:
     their own run-away (AdEx, QIF) fitted by CMA-ES, whose free-running loss otherwise barely
     sees the spike initiation. Measured on the shipped AdEx cell (tests/test_fitting_recovery.py's
     split; closing note of issue 12): CMA-ES of 32 x 80 with it recovers Delta_T within 1.4 % at
-    seeds 0-2 (with `default_loss` at population 16: -56 % and -63 % at seeds 1 and 2), while
-    ``a`` still misses at seeds 1 and 2 (-18 %, -23 %); at weight 0.5 or 1 the search failed."""
+    seeds 0-2 (with `default_loss`, at seeds 1 and 2: -56 % and -63 % at population 16, -60 % and
+    -20 % at 48). ``a`` still misses at seeds 1 and 2 (-18 %, -23 %): the noise-free truth mistimes
+    a spike the noisy cell fires on both repeats of the OU sweep, and a lower ``a`` hits it, so
+    the free-running optimum is biased there. At population 16, weights 0.5 and 1 fitted worse."""
     return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2), (CountLoss(), 0.5), (UpswingLoss(), 0.2)))
 
 
