@@ -59,6 +59,13 @@ def spike_mask(n: int, dt: float, spike_times, before: float, after: float) -> n
     return keep
 
 
+def scaled_rmse(diff: np.ndarray, scale: float) -> float:
+    """RMS of `diff` divided by `scale` (same units); +inf if any value is not finite."""
+    if not np.all(np.isfinite(diff)):
+        return float("inf")
+    return float(np.sqrt(np.mean(diff * diff)) / scale)
+
+
 @dataclass(frozen=True)
 class GammaLoss:
     """:math:`1 - \\Gamma` (QSNMC 2007 coincidence factor, window ``delta`` s)."""
@@ -111,10 +118,7 @@ class VoltageLoss:
         keep &= spike_mask(n, sweep.dt, response.spike_times, self.before, self.after)
         if not keep.any():
             return 0.0
-        diff = response.voltage[keep] - sweep.voltage[keep]
-        if not np.all(np.isfinite(diff)):
-            return float("inf")
-        return float(np.sqrt(np.mean(diff * diff)) / self.scale)
+        return scaled_rmse(response.voltage[keep] - sweep.voltage[keep], self.scale)
 
 
 def spike_triggered_mean(voltage: np.ndarray, dt: float, spike_times, n: int) -> np.ndarray | None:
@@ -157,10 +161,7 @@ class UpswingLoss:
                              f"spikes of sweep {sweep.id}")
         keep = np.ones(n, dtype=bool)
         keep[1:] = np.diff(data) / sweep.dt < self.rising
-        diff = model[keep] - data[keep]
-        if not np.all(np.isfinite(diff)):
-            return float("inf")
-        return float(np.sqrt(np.mean(diff * diff)) / self.scale)
+        return scaled_rmse(model[keep] - data[keep], self.scale)
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ def upswing_loss() -> WeightedLoss:
     -20 % at 48). ``a`` still misses at seeds 1 and 2 (-18 %, -23 %): the noise-free truth mistimes
     a spike the noisy cell fires on both repeats of the OU sweep, and a lower ``a`` hits it, so
     the free-running optimum is biased there. At population 16, weights 0.5 and 1 fitted worse."""
-    return WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2), (CountLoss(), 0.5), (UpswingLoss(), 0.2)))
+    return WeightedLoss(default_loss().terms + ((UpswingLoss(), 0.2),))
 
 
 # the losses `fit` (``loss="name"``) and ``biofit fit --loss`` know by name
