@@ -2,11 +2,13 @@
 
 Default run: the CI-size reproduction writes its outputs, BlockALIF and the sequential generated
 ALIF step give the same parameters. Slow: three steps (0.1, 1, 4 ms) on three stimuli: the same
-fit from both layers at 0.1 and 1 ms, BlockALIF the faster by a wide margin (measured 205x at
-0.1 ms and 107x at 1 ms in the full run; the bound is 5x so that a loaded machine does not fail
-it), and every fit predicting the held-out trains (explained variance > 0.5). The paper's ordering
-(0.1 ms better than 4 ms) did not hold in the full run here (EV 0.705 vs 0.708, 1 ms 0.744; closing
-note of issue 12), so it is printed, not asserted.
+fit from both layers at 0.1 and 1 ms, BlockALIF the faster by a wide margin (measured 105x at
+0.1 ms and 52x at 1 ms here; the bound is 5x so that a loaded machine does not fail it), every
+fit predicting the held-out trains (explained variance > 0.5), and the paper's ordering against
+the coarse step: 0.1 ms predicts better than 4 ms (measured EV 0.909 vs 0.837; the true
+parameters simulated at each step score 0.918 and 0.878). The 1 ms fit scores as well as the
+0.1 ms one (0.924), so that part of the claim does not hold on this cell; it is printed, not
+asserted (closing note of issue 12).
 """
 
 from __future__ import annotations
@@ -58,3 +60,4 @@ def test_fine_steps_predict_held_out_spikes_better_and_blocks_give_the_same_fit_
     ev = {float(r["dt_ms"]): float(r["test_ev"]) for r in rows}
     print("held-out explained variance by dt (ms):", ev)
     assert min(ev.values()) > 0.5, ev
+    assert ev[0.1] > ev[4.0], ev

@@ -8,13 +8,14 @@ the same fit as the sequential (generated) ALIF step, faster.
 Protocol: the shipped synthetic ALIF cell (`data/synthetic_alif.nwb`, known parameters, 4 repeats
 per stimulus, intrinsic noise), fitted with ``fit(..., method="surrogate")`` (`Surrogate`: the
 forced-spike `Gradient` fit first, then the free-running model, Gaussian-smoothed spike trains,
-sigma 10 ms) on repeats 0 and 1 of each stimulus at each step ``dt``; scored on repeats 2 and 3
-with the explained temporal variance of 2311.11390 (`explained_variance_blocks`, trains binned at
-0.1 ms, normalised by the data's own) and Γ (4 ms). The held-out model trains are the fitted
-parameters simulated by Brian2 at the fit's own ``dt`` (what a user of that model gets). Where
-`BlockALIF` applies (a refractory period of at least two steps: 0.1 and 1 ms for t_ref = 2 ms)
-the fit runs twice, with ``block=True`` and ``block=False``: same start, same iterations, so
-equal gradients give the same parameters; the surrogate stage's wall time is compared.
+coarse to fine: sd 100, 30, then 10 ms) on repeats 0 and 1 of each stimulus at each step
+``dt``; scored on repeats 2 and 3 with the explained temporal variance of 2311.11390
+(`explained_variance_blocks`, trains binned at 0.1 ms, normalised by the data's own) and Γ (4 ms).
+The held-out model trains are the fitted parameters simulated by Brian2 at the fit's own ``dt``
+(what a user of that model gets). Where `BlockALIF` applies (a refractory period of at least
+two steps: 0.1 and 1 ms for t_ref = 2 ms) the fit runs twice, with ``block=True`` and
+``block=False``: same start, same iterations, so equal gradients give the same parameters; the
+surrogate stage's wall time is compared.
 
 Outputs (``out``, atomically): ``runs.csv`` (one row a fit), ``blocks_fit.md``, ``meta.json``.
 """
