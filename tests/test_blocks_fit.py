@@ -2,8 +2,9 @@
 
 Default run: the CI-size reproduction writes its outputs, BlockALIF and the sequential generated
 ALIF step give the same parameters. Slow: three steps (0.1, 1, 4 ms) on three stimuli: the same
-fit from both layers at 0.1 and 1 ms, BlockALIF the faster by a wide margin (measured 105x at
-0.1 ms and 52x at 1 ms here; the bound is 5x so that a loaded machine does not fail it), every
+fit from both layers at 0.1 and 1 ms (the pair of 5 iterations per smoothing), BlockALIF the
+faster by a wide margin (measured 106x at 0.1 ms and 43x at 1 ms here, 225x and 107x in the full
+reproduction; the bound is 5x so that a loaded machine does not fail it), every
 fit predicting the held-out trains (explained variance > 0.5), and the paper's ordering against
 the coarse step: 0.1 ms predicts better than 4 ms (measured EV 0.909 vs 0.837; the true
 parameters simulated at each step score 0.918 and 0.878). The 1 ms fit scores as well as the
