@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from biofit.fitting import CMAES, CountLoss, GammaLoss, Gradient, Prior, SearchSpace, VoltageLoss, fit
-from biofit.fitting.data import FitData, split_sweeps
+from biofit.fitting import CMAES, CountLoss, GammaLoss, Gradient, Prior, SearchSpace, VoltageLoss, WeightedLoss, fit
+from biofit.fitting.data import FitData, ou_current, split_sweeps
 from biofit.fitting.losses import spike_mask
 from biofit.fitting.result import FitResult
 from biofit.fitting.simulate import Response, simulate_candidates
@@ -115,6 +115,50 @@ def test_spread_keeps_evenly_spaced_sweeps_of_about_that_duration_and_lays_them_
     assert sorted(columns) == [0, 1, 2]
     for i, k in enumerate(kept):
         np.testing.assert_array_equal(columns[i], np.full(100 + 10 * (k % 2), k * 1e-12))
+
+
+def test_ou_current_follows_the_exact_recursion_and_has_the_closed_form_moments():
+    dt, sd, tau, shape = 1e-4, 5e-12, 5e-3, (200_000, 3)
+    x = ou_current(np.random.default_rng(7), shape, dt, sd, tau)
+    rng = np.random.default_rng(7)  # the recursion written out, on the same draws
+    rho = math.exp(-dt / tau)
+    state, eps = rng.normal(0.0, sd, shape[1]), rng.standard_normal(shape)
+    expected = np.empty(shape)
+    for k in range(shape[0]):
+        state = rho * state + sd * math.sqrt(1 - rho * rho) * eps[k]
+        expected[k] = state
+    np.testing.assert_allclose(x, expected, rtol=1e-9, atol=1e-24)
+    assert x.std() == pytest.approx(sd, rel=0.03)
+    first = ou_current(np.random.default_rng(8), (2, 20_000), dt, sd, tau)[0]
+    assert first.std() == pytest.approx(sd, rel=0.03)  # stationary from the first sample on
+    lag = 50  # 5 ms: the autocorrelation exp(-lag dt / tau) = 1/e
+    r = np.mean([np.corrcoef(x[:-lag, j], x[lag:, j])[0, 1] for j in range(3)])
+    assert r == pytest.approx(math.exp(-lag * dt / tau), abs=0.03)
+
+
+def test_current_noise_copies_the_sweeps_with_their_own_draws_and_the_same_seed_repeats_them():
+    rec = Recording([Sweep(k, 1e-3, np.full(100 + 10 * k, 1e-10 * (k + 1)), np.zeros(100 + 10 * k)) for k in range(2)])
+    data = FitData.from_recordings([rec], [None])
+    noisy = data.with_current_noise(5e-12, 5e-3, 3, seed=1)
+    assert noisy.labels == tuple(f"recording0:{k}#{r}" for r in range(3) for k in range(2))
+    assert [s.id for s in noisy.sweeps] == [0, 1] * 3 and noisy.ratios == data.ratios * 3
+    columns = {i: g.current[:, j] for g in noisy.groups for j, i in enumerate(g.index)}
+    assert sorted(columns) == list(range(6))
+    for i, column in columns.items():
+        base = np.full(100 + 10 * (i % 2), 1e-10 * (i % 2 + 1))
+        assert column.shape == base.shape and 0 < np.std(column - base) < 2e-11
+    assert np.abs(columns[0] - columns[2]).max() > 1e-12  # each copy its own draw
+    again = data.with_current_noise(5e-12, 5e-3, 3, seed=1)
+    for a, b in zip(noisy.groups, again.groups):
+        np.testing.assert_array_equal(a.current, b.current)
+    with pytest.raises(ValueError, match="sd must be a finite number > 0"):
+        data.with_current_noise(0.0, 5e-3, 3, seed=1)
+    with pytest.raises(ValueError, match="realizations must be an integer >= 1"):
+        data.with_current_noise(5e-12, 5e-3, 0, seed=1)
+    with pytest.raises(ValueError, match=r"intrinsic_noise must be \(sd in A, tau in s\)"):
+        CMAES(intrinsic_noise=5e-12)
+    with pytest.raises(ValueError, match=r"intrinsic_noise tau \(s\) must be a finite number > 0"):
+        CMAES(intrinsic_noise=(5e-12, -1.0))
 
 
 def test_split_rejects_missing_ids_and_overlap(lif_cell):
@@ -290,6 +334,21 @@ def test_cmaes_recovers_a_noise_free_lif_cell_and_equal_seeds_give_equal_fits(li
     assert max(abs(e) for e in first.recovery().values()) < 0.05, first.recovery()
     again = _fit_lif(lif_cell, "cmaes", optimizer=opt)
     assert again.parameters == first.parameters
+
+
+def test_cmaes_with_intrinsic_noise_scores_the_mean_loss_over_the_noise_draws(lif_cell):
+    space = SearchSpace.build("lif", params=("tau_mem", "R"),
+                              priors={"tau_mem": Prior(5e-3, 50e-3, log=True), "R": Prior(5e7, 5e8, log=True)})
+    data = FitData.from_recordings([lif_cell], [[1, 3]])
+    loss = WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2)))
+    opt = CMAES(population=4, generations=1, seed=2, intrinsic_noise=(20e-12, 5e-3), realizations=2)
+    u, best, _ = opt.run(space, data, loss, space.to_unit(TRUE_LIF), progress=False)
+    noisy = data.with_current_noise(20e-12, 5e-3, 2, seed=2)  # the draws run() must have used
+    values = space.full(space.from_unit(u[None, :]))
+    by_hand = [loss(r, s) for r, s in zip(simulate_candidates(space.model, values, noisy)[0], noisy.sweeps)]
+    assert len(by_hand) == 4 and best == pytest.approx(np.mean(by_hand), rel=1e-12)
+    quiet = [loss(r, s) for r, s in zip(simulate_candidates(space.model, values, data)[0], data.sweeps)]
+    assert abs(np.mean(quiet) - best) > 1e-3  # the noise changed the score
 
 
 def test_fitted_parameters_reproduce_the_reported_spikes_in_brian2(lif_cell, tmp_path):

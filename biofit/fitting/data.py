@@ -25,13 +25,15 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 from biofit.io.recording import Recording, Sweep
-from biofit.validation import check_dt
+from biofit.validation import check_dt, check_positive, check_positive_int
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,23 @@ class FitData:
         return self._laid_out([self.sweeps[i] for i in index], [self.labels[i] for i in index], self.dt,
                               [self.ratios[i] for i in index])
 
+    def with_current_noise(self, sd: float, tau: float, realizations: int, seed: int) -> FitData:
+        """`realizations` copies of the sweeps (labels ``"name:id#k"``), each with its own
+        Ornstein-Uhlenbeck current (sd `sd` A, correlation time `tau` s; `ou_current`) added to the
+        injected current on the simulation grid: what a noise-free model meets when simulated
+        with a cell's intrinsic noise. The same `seed` gives the same noise."""
+        check_positive(sd, "sd")
+        check_positive(tau, "tau")
+        check_positive_int(realizations, "realizations")
+        rng = np.random.default_rng(seed)
+        n, groups = len(self.sweeps), []
+        for k in range(realizations):
+            for g in self.groups:
+                noise = ou_current(rng, g.current.shape, self.dt, sd, tau)
+                groups.append(Group(tuple(i + k * n for i in g.index), g.current + noise))
+        labels = tuple(f"{label}#{k}" for k in range(realizations) for label in self.labels)
+        return FitData(self.sweeps * realizations, labels, self.dt, self.ratios * realizations, tuple(groups))
+
     @property
     def n_spikes(self) -> int:
         return int(sum(s.spike_times.size for s in self.sweeps))
@@ -112,6 +131,19 @@ class FitData:
         """ValueError if the sweeps hold no spike at all (a spike metric has nothing to match)."""
         if self.n_spikes == 0:
             raise ValueError(f"{what} needs spikes, but the sweeps {list(self.labels)} have none")
+
+
+def ou_current(rng: np.random.Generator, shape: tuple[int, int], dt: float, sd: float, tau: float) -> np.ndarray:
+    r"""``float[T, n]``: n stationary Ornstein-Uhlenbeck processes of sd `sd` and correlation time
+    `tau` (s) sampled every `dt` s, by the exact update (Gillespie 1996, Phys. Rev. E 54:2084)
+
+    .. math:: x_{k+1} = \rho x_k + sd \sqrt{1 - \rho^2}\, \varepsilon_k, \quad \rho = e^{-dt/\tau},
+
+    with :math:`x_0 \sim N(0, sd^2)` and standard normal :math:`\varepsilon_k` from `rng`."""
+    rho = math.exp(-dt / tau)
+    x0 = rng.normal(0.0, sd, shape[1])
+    eps = rng.standard_normal(shape)
+    return lfilter([sd * math.sqrt(1.0 - rho * rho)], [1.0, -rho], eps, axis=0, zi=(rho * x0)[None, :])[0]
 
 
 def _resample(sweep: Sweep, dt: float, label: str) -> Sweep:
