@@ -466,6 +466,25 @@ def test_cli_budget_reaches_both_hybrid_stages(lif_cell, tmp_path):
     assert [h["generation"] for h in cmaes] == [0, 1]
 
 
+def test_cli_intrinsic_noise_reaches_the_cmaes_stage_and_bad_values_are_named(lif_cell, tmp_path):
+    from biofit.cli import main
+    from biofit.io.npz import write_npz
+
+    path = write_npz(lif_cell, tmp_path / "cell.npz")
+    out = tmp_path / "fit"
+    assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "hybrid",
+                 "--iterations", "3", "--generations", "1", "--intrinsic-noise", "5,2.5", "--dt", "1e-3",
+                 "--out", str(out)]) == 0
+    saved = json.loads(next(out.rglob("fit.json")).read_text())
+    assert "intrinsic_noise=(5e-12, 0.0025)" in saved["extra"]["optimizer"]
+    for bad in ("5", "5,x", "0,2"):
+        with pytest.raises(SystemExit, match=f"--intrinsic-noise .*{bad!r}"):
+            main(["fit", str(path), "--model", "lif", "--intrinsic-noise", bad, "--out", str(out)])
+    with pytest.raises(SystemExit, match="applies to the cmaes and hybrid methods, not 'gradient'"):
+        main(["fit", str(path), "--model", "lif", "--method", "gradient", "--intrinsic-noise", "5,5",
+              "--out", str(out)])
+
+
 def test_threshold_adaptation_recovers_a_threshold_built_spike_by_spike():
     """Onset voltages built by hand from theta_0 = -50 mV, beta = 3 mV, tau = 0.2 s (a loop over the
     preceding spikes, with 0.1 mV noise) on irregular trains: the regression reads them back."""

@@ -160,7 +160,7 @@ def fit(recordings, model="adex", method: str | None = None, params: Sequence[st
         true_parameters=dict(truth) if truth else None,
         extra={"model_spike_times": {lab: r.spike_times.tolist() for lab, r in by_label.items()},
                "start": {k: float(v) for k, v in space.from_unit(start).items()},
-               "objective": repr(loss)},
+               "objective": repr(loss), "optimizer": repr(optimizer)},
     )
     if out_dir is not None:
         chosen = [r.select(s[0] + s[1]) for r, s in zip(recs, splits)]
