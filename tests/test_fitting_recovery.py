@@ -25,7 +25,7 @@ noise-free truth mistimes one spike of the OU train sweeps (on both repeats: the
 noise moves it), a lower ``a`` fires it on time, so the free-running optimum itself is biased.
 Simulating the candidates with the cell's intrinsic noise (``CMAES(intrinsic_noise=(5e-12,
 5e-3))``, 8 draws) removes most of that bias: ``a`` -0.2 % (worst parameter 4.7 %) at seed 1 and
--12.5 % at seed 2, at about 6x the time (740-755 s a fit).
+-12.5 % at seed 2 (seed 0: worst 6.4 %), at about 6x the time (720-755 s a fit).
 
 The default run fits noise-free LIF cells on two parameters (`tests/test_fitting.py`).
 """
