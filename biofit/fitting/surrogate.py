@@ -129,8 +129,8 @@ class Surrogate:
         return build_layer(space.model, 1, dt, **fixed)
 
     def _targets(self, data: FitData, v_loss: VoltageLoss, sigma: float | None = None):
-        """Per length group: current ``[T, B, 1]``, data trains smoothed at `sigma` (s; None:
-        ``self.sigma``), data voltage, voltage mask."""
+        """``(sigma, groups)``: the smoothing `sigma` (s; None: ``self.sigma``) and, per length
+        group, current ``[T, B, 1]``, data trains smoothed at `sigma`, data voltage, voltage mask."""
         sigma = self.sigma if sigma is None else sigma
         out = []
         for group in data.groups:
@@ -141,18 +141,18 @@ class Surrogate:
             mask = torch.tensor(keep) & ~torch.isnan(voltage)
             current = torch.tensor(group.current, dtype=_F64)[:, :, None]
             out.append((current, gaussian_smooth(spikes, data.dt, sigma), torch.nan_to_num(voltage), mask))
-        return out
+        return sigma, out
 
-    def objective(self, layer, values, targets, weights, sigma: float | None = None) -> torch.Tensor:
+    def objective(self, layer, values, targets, weights) -> torch.Tensor:
         """The loss of parameter `values` (module docstring) over the `targets` of `_targets`,
-        smoothed at `sigma` (s; None: ``self.sigma``, as the targets must be)."""
-        sigma = self.sigma if sigma is None else sigma
+        the model's trains smoothed at the targets' sigma."""
+        sigma, groups = targets
         w_volt, w_spk, v_loss = weights
         w_volt = w_volt if self.voltage else 0.0
         err = norm = v_err = torch.zeros((), dtype=_F64)
         n_v = 0
         with layer.using(values):
-            for current, smooth_data, voltage, mask in targets:
+            for current, smooth_data, voltage, mask in groups:
                 spikes, traces = layer.simulate(current)
                 diff = gaussian_smooth(spikes[:, :, 0], layer.dt, sigma) - smooth_data
                 err = err + diff.pow(2).sum()
@@ -183,14 +183,14 @@ class Surrogate:
         layer = self.layer(space, data.dt)
         best = (np.clip(np.asarray(start, dtype=np.float64), 1e-3, 1 - 1e-3), float("inf"))
         for sigma in (*self.anneal, self.sigma):
-            targets = self._targets(data, weights[2], sigma)
-            best = self._descend(space, layer, targets, weights, sigma, best[0], history, t0, progress)
+            best = self._descend(space, layer, self._targets(data, weights[2], sigma), weights, best[0], history, t0,
+                                 progress)
         return best[0], best[1], history
 
-    def _descend(self, space, layer, targets, weights, sigma: float, u0: np.ndarray, history: list, t0: float,
-                 progress: bool):
-        """Adam on the objective smoothed at `sigma` from unit point `u0`: ``(best unit point, its
-        loss)``; appends the check rows to `history`."""
+    def _descend(self, space, layer, targets, weights, u0: np.ndarray, history: list, t0: float, progress: bool):
+        """Adam on the objective over `targets` (smoothed at their sigma) from unit point `u0`:
+        ``(best unit point, its loss)``; appends the check rows to `history`."""
+        sigma = targets[0]
         u0 = np.clip(u0, 1e-3, 1 - 1e-3)
         z = torch.tensor(np.log(u0 / (1 - u0)), dtype=_F64, requires_grad=True)
         opt = torch.optim.Adam([z], lr=self.lr)
@@ -200,7 +200,7 @@ class Surrogate:
         try:
             for it in range(self.iterations):
                 opt.zero_grad()
-                value = self.objective(layer, Gradient.values(space, z), targets, weights, sigma)
+                value = self.objective(layer, Gradient.values(space, z), targets, weights)
                 value.backward()
                 current = float(value.detach())
                 if current < best[1]:
