@@ -106,11 +106,12 @@ class FitData:
         return self._laid_out([self.sweeps[i] for i in index], [self.labels[i] for i in index], self.dt,
                               [self.ratios[i] for i in index])
 
-    def with_current_noise(self, sd: float, tau: float, realizations: int, seed: int) -> FitData:
+    def with_current_noise(self, sd: float, tau: float, realizations: int, seed) -> FitData:
         """`realizations` copies of the sweeps (labels ``"name:id#k"``), each with its own
         Ornstein-Uhlenbeck current (sd `sd` A, correlation time `tau` s; `ou_current`) added to the
         injected current on the simulation grid: what a noise-free model meets when simulated
-        with a cell's intrinsic noise. The same `seed` gives the same noise."""
+        with a cell's intrinsic noise. `seed`: an int or a tuple of ints (NumPy's `SeedSequence`
+        entropy); the same seed gives the same noise."""
         check_positive(sd, "sd")
         check_positive(tau, "tau")
         check_positive_int(realizations, "realizations")
