@@ -179,15 +179,15 @@ def _with_budget(optimizer, iterations: int | None, generations: int | None, noi
     return dataclasses.replace(optimizer, **changes)
 
 
-def _intrinsic_noise(text: str | None) -> tuple | None:
-    """``"SD_PA,TAU_MS"`` as ``(sd A, tau s)``; SystemExit naming a malformed value."""
-    if text is None:
-        return None
+def _intrinsic_noise(text: str | None) -> tuple | str | None:
+    """``"SD_PA,TAU_MS"`` as ``(sd A, tau s)``, or ``"auto"``; SystemExit naming a malformed value."""
+    if text is None or text == "auto":
+        return text
     parts = text.split(",")
     try:
         sd, tau = (float(p) for p in parts)
     except ValueError:
-        raise SystemExit(f"biofit fit: --intrinsic-noise takes SD_PA,TAU_MS (e.g. 5,5), got {text!r}") from None
+        raise SystemExit(f"biofit fit: --intrinsic-noise takes SD_PA,TAU_MS (e.g. 5,5) or auto, got {text!r}") from None
     if not (sd > 0 and tau > 0):
         raise SystemExit(f"biofit fit: --intrinsic-noise needs a positive sd and tau, got {text!r}")
     return sd * 1e-12, tau * 1e-3
@@ -346,11 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations "
                      "(default 300); surrogate: iterations per smoothing (default 150)")
     fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
-    fit.add_argument("--intrinsic-noise", metavar="SD_PA,TAU_MS",
+    fit.add_argument("--intrinsic-noise", metavar="SD_PA,TAU_MS|auto",
                      help="cmaes and hybrid's second stage: simulate every candidate with 8 draws of an OU "
                      "current of this sd (pA) and correlation time (ms) added to the command, the cell's own "
                      "noise, which removes the bias of a noise-free model toward spikes that noise fires "
-                     "(about 6x the time; default: none)")
+                     "(about 6x the time; default: none). 'auto': the sd read off the train sweeps' spike-free "
+                     "repeats (tau 5 ms), none where there are none")
     fit.add_argument("--format", choices=("abf", "nwb", "npz", "text", "efel", "qsnmc", "csv"),
                      help="recording format (default: from the suffix)")
     fit.add_argument("--out", default="results/fit", help="output folder (default results/fit)")

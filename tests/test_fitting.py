@@ -491,6 +491,13 @@ def test_cli_intrinsic_noise_reaches_the_cmaes_stage_and_bad_values_are_named(li
                  "--out", str(out)]) == 0
     saved = json.loads(next(out.rglob("fit.json")).read_text())
     assert "intrinsic_noise=(5e-12, 0.0025)" in saved["extra"]["optimizer"]
+    assert [h["intrinsic_noise"] for h in saved["history"] if h["stage"] == "cmaes"] == [[5e-12, 0.0025]]
+    auto = tmp_path / "auto"  # this cell has no repeats: "auto" finds no noise to read and runs without
+    assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "cmaes",
+                 "--generations", "1", "--intrinsic-noise", "auto", "--dt", "1e-3", "--out", str(auto)]) == 0
+    saved = json.loads(next(auto.rglob("fit.json")).read_text())
+    assert "intrinsic_noise='auto'" in saved["extra"]["optimizer"]
+    assert [h["intrinsic_noise"] for h in saved["history"]] == [None]
     for bad in ("5", "5,x", "0,2"):
         with pytest.raises(SystemExit, match=f"--intrinsic-noise .*{bad!r}"):
             main(["fit", str(path), "--model", "lif", "--intrinsic-noise", bad, "--out", str(out)])
@@ -679,7 +686,7 @@ def test_upswing_term_with_measurement_noise_sits_at_its_noise_floor_at_the_trut
 
 
 def test_measurement_noise_is_read_from_second_differences():
-    from biofit.fitting.gradient import measurement_noise
+    from biofit.fitting.noise import measurement_noise
 
     rng = np.random.default_rng(0)
     t = np.arange(20000) * DT

@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 
 from biofit.fitting.data import FitData
 from biofit.fitting.losses import mean_loss
+from biofit.fitting.noise import DEFAULT_TAU, intrinsic_noise, spike_free_repeats
 from biofit.fitting.priors import SearchSpace
 from biofit.fitting.simulate import simulate_candidates
 from biofit.validation import check_positive, check_positive_int
@@ -37,7 +38,8 @@ class CMAES:
     equal fits), ``tolfun`` (`cma`'s convergence tolerance on the loss), ``intrinsic_noise``
     (optional ``(sd A, tau s)``: simulate every candidate with ``realizations`` draws of an OU
     current of that sd and correlation time added to the command, `FitData.with_current_noise`,
-    and score the mean loss over them).
+    and score the mean loss over them; ``"auto"``: the sd read off the train sweeps' spike-free
+    repeats, `noise`).
 
     Why the noise: a noise-free model fitted to a noisy cell's spike times is biased toward
     parameters that fire, without noise, the spikes the noise fires. Measured on the shipped AdEx
@@ -65,7 +67,7 @@ class CMAES:
     # into the tau_adapt-beta valley (tau_adapt -43 %, beta +86 % after 80 generations); 0.2 x sigma0
     # on the three read coordinates recovers every parameter within 3 % (held-out Γ 0.90)
     estimated_step: float = 0.2
-    intrinsic_noise: tuple | None = None
+    intrinsic_noise: tuple | str | None = None
     realizations: int = 8
 
     def __post_init__(self):
@@ -76,9 +78,10 @@ class CMAES:
         if not 0 < self.estimated_step <= 1:
             raise ValueError(f"estimated_step must be in (0, 1], got {self.estimated_step!r}")
         check_positive_int(self.realizations, "realizations")
-        if self.intrinsic_noise is not None:
+        if self.intrinsic_noise is not None and not (isinstance(self.intrinsic_noise, str)
+                                                     and self.intrinsic_noise == "auto"):
             if not isinstance(self.intrinsic_noise, (tuple, list)) or len(self.intrinsic_noise) != 2:
-                raise ValueError(f"intrinsic_noise must be (sd in A, tau in s), got {self.intrinsic_noise!r}")
+                raise ValueError(f"intrinsic_noise must be (sd in A, tau in s) or 'auto', got {self.intrinsic_noise!r}")
             check_positive(self.intrinsic_noise[0], "intrinsic_noise sd (A)")
             check_positive(self.intrinsic_noise[1], "intrinsic_noise tau (s)")
 
@@ -94,9 +97,12 @@ class CMAES:
         SI values of the best point so far, so a trajectory can be scored afterwards). With
         ``intrinsic_noise`` the point is CMA-ES's mean (simulated with each generation's
         population, on its draws), its loss the mean loss over the last generation's draws, and
-        ``best_loss`` / ``best`` the mean's.
+        ``best_loss`` / ``best`` the mean's. Rows carry ``"intrinsic_noise"``: the ``(sd A, tau s)``
+        simulated, or None.
         """
         import cma
+
+        noise = self.noise(space, data, start)
 
         options = {"bounds": [0.0, 1.0], "popsize": self.population, "maxiter": self.generations,
                    "seed": int(self.seed) + 1, "verbose": -9, "tolfun": self.tolfun, "tolx": 1e-4}
@@ -106,7 +112,7 @@ class CMAES:
         if scales is not None or estimated is not None:
             options["CMA_stds"] = stds.tolist()
         es = cma.CMAEvolutionStrategy(np.clip(start, 0.0, 1.0).tolist(), self.sigma0, options)
-        noisy = self.intrinsic_noise is not None
+        noisy = noise is not None
         best_x, best_f = np.asarray(start, dtype=np.float64), float("inf")
         history, t0, evaluations = [], time.perf_counter(), 0
         bar = tqdm(total=self.generations, desc=f"CMA-ES {space.model.name}", disable=not progress)
@@ -114,7 +120,7 @@ class CMAES:
             while not es.stop():
                 xs = np.asarray(es.ask())
                 if noisy:  # this generation's draws; the mean simulated beside the population
-                    drawn = data.with_current_noise(*self.intrinsic_noise, self.realizations,
+                    drawn = data.with_current_noise(*noise, self.realizations,
                                                     (int(self.seed), len(history)))
                     mean = np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), 0.0, 1.0)  # in the box
                     losses = self.evaluate(space, drawn, loss, np.vstack([xs, mean[None, :]]))
@@ -130,12 +136,26 @@ class CMAES:
                 history.append({"generation": len(history), "best_loss": best_f,
                                 "mean_loss": float(finite.mean()) if finite.size else float("inf"),
                                 "evaluations": evaluations, "time_s": time.perf_counter() - t0,
-                                "best": {k: float(v) for k, v in space.from_unit(best_x).items()}})
+                                "best": {k: float(v) for k, v in space.from_unit(best_x).items()},
+                                "intrinsic_noise": noise})
                 bar.update(1)
                 bar.set_postfix(loss=f"{best_f:.4f}")
         finally:
             bar.close()
         return best_x, best_f, history
+
+    def noise(self, space: SearchSpace, data: FitData, start: np.ndarray) -> tuple | None:
+        """The ``(sd A, tau s)`` of the intrinsic noise to simulate, or None: ``intrinsic_noise``
+        as given, or for ``"auto"`` read off `data`'s spike-free repeats by the model at `start`
+        (`biofit.fitting.noise.intrinsic_noise`, tau `DEFAULT_TAU`); None where `data` has no
+        such repeats or they vary no more than their measurement noise."""
+        if self.intrinsic_noise is None or not isinstance(self.intrinsic_noise, str):
+            return None if self.intrinsic_noise is None else tuple(float(x) for x in self.intrinsic_noise)
+        if not spike_free_repeats(data):
+            return None
+        sd = intrinsic_noise(space.model, space.full(space.from_unit(np.clip(start, 0.0, 1.0))), data,
+                             DEFAULT_TAU, seed=int(self.seed))
+        return (sd, DEFAULT_TAU) if sd > 0.0 else None
 
     @staticmethod
     def evaluate(space: SearchSpace, data: FitData, loss, xs: np.ndarray) -> np.ndarray:

@@ -102,7 +102,11 @@ class FitData:
             return self
         n = len(self.sweeps)
         keep = max(1, int(seconds / (self.duration / n)))
-        index = np.unique(np.round(np.linspace(0, n - 1, keep)).astype(int))
+        return self.subset(np.unique(np.round(np.linspace(0, n - 1, keep)).astype(int)))
+
+    def subset(self, index) -> FitData:
+        """The sweeps at positions `index` (in that order) of `sweeps`, laid out anew."""
+        index = [int(i) for i in index]
         return self._laid_out([self.sweeps[i] for i in index], [self.labels[i] for i in index], self.dt,
                               [self.ratios[i] for i in index])
 

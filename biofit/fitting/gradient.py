@@ -69,8 +69,8 @@ from biofit.fitting.losses import (
     VanRossumLoss,
     VoltageLoss,
     WeightedLoss,
-    spike_mask,
 )
+from biofit.fitting.noise import measurement_noise
 from biofit.fitting.priors import SearchSpace
 from biofit.neurons import BlockALIF, build_layer
 from biofit.validation import check_positive, check_positive_int
@@ -150,22 +150,6 @@ def make_chunks(data: FitData, chunk_steps: int, loss: VoltageLoss) -> Chunks:
     return Chunks(stack(cur), stack(vol), stack(spk), torch.tensor(np.stack(msk, 1)[:, :, None]),
                   torch.tensor(teach, dtype=_F64), where, upswing_samples(data, where, voltage, loss.before),
                   measurement_noise(data, loss))
-
-
-def measurement_noise(data: FitData, loss: VoltageLoss) -> float:
-    """The variance (V²) of the voltage's measurement noise: from the second differences of the
-    subthreshold samples (``[-loss.before, +loss.after]`` of a spike left out), robustly
-    (1.4826 x median absolute value, for sd); white noise of variance s² gives them variance 6 s²."""
-    values = []
-    for sw in data.sweeps:
-        keep = spike_mask(sw.n_samples, sw.dt, sw.spike_times, loss.before, loss.after)
-        second = np.diff(sw.voltage, 2)
-        values.append(second[keep[:-2] & keep[1:-1] & keep[2:]])
-    values = np.concatenate(values) if values else np.empty(0)
-    if values.size == 0:
-        return 0.0
-    sd = 1.4826 * float(np.median(np.abs(values))) / math.sqrt(6.0)
-    return sd * sd
 
 
 def upswing_samples(data: FitData, where: list, voltage: np.ndarray, window: float) -> tuple:
