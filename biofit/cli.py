@@ -163,19 +163,16 @@ def _ids(text: str | None):
     return None if text is None else [int(s) for s in text.split(",") if s.strip()]
 
 
-def _with_budget(optimizer, iterations: int | None, generations: int | None, noise: tuple | None = None):
-    """`optimizer` with its iterations (the gradient stage), generations and intrinsic noise (the
-    CMA-ES stage) replaced where given."""
-    changes = {}
+def _with_budget(optimizer, iterations: int | None = None, cmaes: dict | None = None):
+    """`optimizer` with the gradient stage's ``iterations`` and the CMA-ES stage's settings
+    (`cmaes`: generations, population, intrinsic_noise) replaced where given (None: kept)."""
+    cmaes = {k: v for k, v in (cmaes or {}).items() if v is not None}
+    if hasattr(optimizer, "gradient"):  # Hybrid: the two stages
+        return dataclasses.replace(optimizer, gradient=_with_budget(optimizer.gradient, iterations),
+                                   cmaes=_with_budget(optimizer.cmaes, None, cmaes))
+    changes = {k: v for k, v in cmaes.items() if hasattr(optimizer, k)}
     if iterations is not None and hasattr(optimizer, "iterations"):
         changes["iterations"] = iterations
-    if generations is not None and hasattr(optimizer, "generations"):
-        changes["generations"] = generations
-    if noise is not None and hasattr(optimizer, "intrinsic_noise"):
-        changes["intrinsic_noise"] = noise
-    if hasattr(optimizer, "gradient"):  # Hybrid: the two stages
-        changes["gradient"] = _with_budget(optimizer.gradient, iterations, None)
-        changes["cmaes"] = _with_budget(optimizer.cmaes, None, generations, noise)
     return dataclasses.replace(optimizer, **changes)
 
 
@@ -205,11 +202,12 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     noise = _intrinsic_noise(args.intrinsic_noise)
     if noise is not None and method not in (None, "cmaes", "hybrid"):
         raise SystemExit(f"biofit fit: --intrinsic-noise applies to the cmaes and hybrid methods, not {method!r}")
-    settings = args.iterations is not None or args.generations is not None or noise is not None
+    stage = {"generations": args.generations, "population": args.population, "intrinsic_noise": noise}
+    settings = args.iterations is not None or any(v is not None for v in stage.values())
     if settings and method is None:
-        raise SystemExit("biofit fit: --iterations/--generations/--intrinsic-noise with several models need --method")
-    optimizer = _with_budget(default_optimizer(method, args.seed), args.iterations,
-                             args.generations, noise) if settings else None
+        raise SystemExit("biofit fit: --iterations/--generations/--population/--intrinsic-noise with several "
+                         "models need --method")
+    optimizer = _with_budget(default_optimizer(method, args.seed), args.iterations, stage) if settings else None
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=method, params=params, fixed=fixed,
                    train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
@@ -346,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations "
                      "(default 300); surrogate: iterations per smoothing (default 150)")
     fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
+    fit.add_argument("--population", type=int, help="cmaes: candidates per generation (default 16; hybrid's "
+                     "second stage: 24)")
     fit.add_argument("--intrinsic-noise", metavar="SD_PA,TAU_MS|auto",
                      help="cmaes and hybrid's second stage: simulate every candidate with 8 draws of an OU "
                      "current of this sd (pA) and correlation time (ms) added to the command, the cell's own "

@@ -494,10 +494,13 @@ def test_cli_intrinsic_noise_reaches_the_cmaes_stage_and_bad_values_are_named(li
     assert [h["intrinsic_noise"] for h in saved["history"] if h["stage"] == "cmaes"] == [[5e-12, 0.0025]]
     auto = tmp_path / "auto"  # this cell has no repeats: "auto" finds no noise to read and runs without
     assert main(["fit", str(path), "--model", "lif", "--params", "tau_mem,R", "--method", "cmaes",
-                 "--generations", "1", "--intrinsic-noise", "auto", "--dt", "1e-3", "--out", str(auto)]) == 0
+                 "--generations", "1", "--population", "3", "--intrinsic-noise", "auto", "--dt", "1e-3",
+                 "--out", str(auto)]) == 0
     saved = json.loads(next(auto.rglob("fit.json")).read_text())
     assert "intrinsic_noise='auto'" in saved["extra"]["optimizer"]
-    assert [h["intrinsic_noise"] for h in saved["history"]] == [None]
+    assert [(h["intrinsic_noise"], h["evaluations"]) for h in saved["history"]] == [(None, 3)]
+    with pytest.raises(SystemExit):  # argparse's own error for a value that is not an integer
+        main(["fit", str(path), "--model", "lif", "--method", "cmaes", "--population", "x", "--out", str(out)])
     for bad in ("5", "5,x", "0,2"):
         with pytest.raises(SystemExit, match=f"--intrinsic-noise .*{bad!r}"):
             main(["fit", str(path), "--model", "lif", "--intrinsic-noise", bad, "--out", str(out)])
