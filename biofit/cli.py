@@ -207,7 +207,9 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     if settings and method is None:
         raise SystemExit("biofit fit: --iterations/--generations/--population/--intrinsic-noise with several "
                          "models need --method")
-    optimizer = _with_budget(default_optimizer(method, args.seed), args.iterations, stage) if settings else None
+    one_model = models[0] if len(models) == 1 else None
+    optimizer = _with_budget(default_optimizer(method, args.seed, one_model), args.iterations,
+                             stage) if settings else None
     options = dict(model=models[0] if len(models) == 1 else models, out_dir=args.out, force=args.force,
                    format=args.format, method=method, params=params, fixed=fixed,
                    train_sweeps=_ids(args.train_sweeps), test_sweeps=_ids(args.test_sweeps),
@@ -328,11 +330,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--method", choices=("hybrid", "gradient", "cmaes", "surrogate"),
                      help="optimizer (default: per model, hybrid for the built-ins; "
                      "surrogate: the free-running model by surrogate gradient, BlockALIF for alif, as in 2311.11390)")
-    fit.add_argument("--loss", choices=("default", "counts", "upswing"), default="default",
+    fit.add_argument("--loss", choices=("default", "counts", "upswing"),
                      help="what the fit minimises: default (spike timing 1 - Gamma, subthreshold voltage, "
                      "spike count), counts (spike count first: for current-step / f-I protocols, "
                      "best with --method cmaes) or upswing (default plus the mean voltage over the 2 ms "
-                     "before the spikes: the spike initiation of adex or qif, for --method cmaes)")
+                     "before the spikes: the spike initiation of adex or qif, for --method cmaes). "
+                     "Default: upswing for adex with --method cmaes, else default")
     fit.add_argument("--params", help="comma-separated parameters to fit (default: all with a prior)")
     fit.add_argument("--fixed", help="fixed parameter values in SI, e.g. t_ref=0.002,V_peak=0")
     fit.add_argument("--train-sweeps", help="comma-separated sweep ids to fit (default: all not in test)")
@@ -344,8 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--iterations", type=int, help="gradient (and hybrid's first stage): iterations "
                      "(default 300); surrogate: iterations per smoothing (default 150)")
     fit.add_argument("--generations", type=int, help="cmaes: generations (default 80; hybrid's second stage: 20)")
-    fit.add_argument("--population", type=int, help="cmaes: candidates per generation (default 16; hybrid's "
-                     "second stage: 24)")
+    fit.add_argument("--population", type=int, help="cmaes: candidates per generation (default 16, adex 32; "
+                     "hybrid's second stage: 24)")
     fit.add_argument("--intrinsic-noise", metavar="SD_PA,TAU_MS|auto",
                      help="cmaes and hybrid's second stage: simulate every candidate with 8 draws of an OU "
                      "current of this sd (pA) and correlation time (ms) added to the command, the cell's own "

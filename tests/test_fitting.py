@@ -714,3 +714,20 @@ def test_own_crossings_reset_the_membrane_but_leave_the_adaptation_jump_to_given
     assert float(own["v"][n, 0, 0]) == float(given["v"][n, 0, 0]) == pytest.approx(TRUE_ADEX["V_reset"], abs=1e-12)
     assert float(given["w"][n, 0, 0] - own["w"][n, 0, 0]) == pytest.approx(TRUE_ADEX["b"], rel=1e-9)
     torch.testing.assert_close(own["w"][:n], given["w"][:n])
+
+
+def test_cmaes_on_adex_defaults_to_the_upswing_loss_population_32_and_noise_read_off_repeats(adex_cell):
+    """The per-model defaults of CMA-ES alone (`CMAES_SETTINGS`, `DEFAULT_LOSS`); other models and
+    methods keep `CMAES()` and `default_loss`, and a loss given by name wins."""
+    from biofit.fitting import default_loss, default_optimizer, upswing_loss
+
+    assert default_optimizer("cmaes", 3, "adex") == CMAES(seed=3, population=32, intrinsic_noise="auto")
+    assert default_optimizer("cmaes", 3, "alif") == default_optimizer("cmaes", 3) == CMAES(seed=3)
+    short = CMAES(population=2, generations=1, intrinsic_noise="auto")
+    options = dict(params=("g_L", "C"), optimizer=short, progress=False)
+    adex = fit(adex_cell, "adex", method="cmaes", **options)
+    assert adex.extra["objective"] == repr(upswing_loss())
+    assert adex.history[0]["intrinsic_noise"] is None  # two sweeps of different commands: no repeats
+    assert fit(adex_cell, "adex", method="cmaes", loss="default", **options).extra["objective"] == repr(default_loss())
+    assert fit(adex_cell, "alif", method="cmaes", **options | {"params": ("tau_mem", "R")}).extra["objective"] == \
+        repr(default_loss())
