@@ -336,31 +336,36 @@ def test_cmaes_recovers_a_noise_free_lif_cell_and_equal_seeds_give_equal_fits(li
     assert again.parameters == first.parameters
 
 
-def test_cmaes_with_intrinsic_noise_draws_anew_each_generation_and_returns_its_scored_mean(lif_cell):
+def test_cmaes_with_intrinsic_noise_searches_noise_free_then_on_fresh_draws_and_returns_the_scored_mean(lif_cell):
     space = SearchSpace.build("lif", params=("tau_mem", "R"),
                               priors={"tau_mem": Prior(5e-3, 50e-3, log=True), "R": Prior(5e7, 5e8, log=True)})
     data = FitData.from_recordings([lif_cell], [[1, 3]])
     loss = WeightedLoss(((GammaLoss(), 1.0), (VoltageLoss(), 0.2)))
-    opt = CMAES(population=4, generations=2, seed=2, intrinsic_noise=(20e-12, 5e-3), realizations=2)
+    opt = CMAES(population=4, generations=2, noisy_generations=2, seed=2, intrinsic_noise=(20e-12, 5e-3),
+                realizations=2)
     start = space.to_unit(TRUE_LIF)
     u, best, history = opt.run(space, data, loss, start, progress=False)
+    quiet_best, _, quiet = CMAES(population=4, generations=2, seed=2).run(space, data, loss, start, progress=False)
 
-    def by_hand(point, generation):  # the mean loss over that generation's draws, simulated here
+    def by_hand(point, generation):  # the mean loss over that noisy generation's draws, simulated here
         noisy = data.with_current_noise(20e-12, 5e-3, 2, seed=(2, generation))
         values = space.full(space.from_unit(np.asarray(point)[None, :]))
         losses = [loss(r, s) for r, s in zip(simulate_candidates(space.model, values, noisy)[0], noisy.sweeps)]
         assert len(losses) == 4  # 2 sweeps x 2 draws
         return float(np.mean(losses))
 
-    # generation 0 scores CMA-ES's first mean (the start) on its draws; the fit is the last mean
-    assert history[0]["best"] == pytest.approx(space.from_unit(start), rel=1e-12)
-    assert history[0]["best_loss"] == pytest.approx(by_hand(start, 0), rel=1e-12)
-    assert not np.allclose(u, start) and history[1]["best"] == pytest.approx(space.from_unit(u), rel=1e-12)
+    # first the noise-free search, row for row; then the noisy one from its best point, whose
+    # generation 0 scores CMA-ES's first mean (that point) on its draws; the fit is the last mean
+    assert [h["intrinsic_noise"] for h in history] == [None, None, (20e-12, 5e-3), (20e-12, 5e-3)]
+    assert history[:2] == [h | {"time_s": r["time_s"]} for h, r in zip(quiet, history)]
+    assert history[2]["best"] == pytest.approx(space.from_unit(quiet_best), rel=1e-12)
+    assert history[2]["best_loss"] == pytest.approx(by_hand(quiet_best, 0), rel=1e-12)
+    assert not np.allclose(u, quiet_best) and history[3]["best"] == pytest.approx(space.from_unit(u), rel=1e-12)
     assert best == pytest.approx(by_hand(u, 1), rel=1e-12)
     assert abs(by_hand(u, 0) - best) > 1e-3  # generation 1 drew other noise than generation 0
-    quiet = [loss(r, s) for r, s in zip(simulate_candidates(space.model, space.full(space.from_unit(u[None, :])),
-                                                            data)[0], data.sweeps)]
-    assert abs(np.mean(quiet) - best) > 1e-3  # the noise changed the score
+    quiet_loss = [loss(r, s) for r, s in zip(simulate_candidates(space.model, space.full(space.from_unit(u[None, :])),
+                                                                 data)[0], data.sweeps)]
+    assert abs(np.mean(quiet_loss) - best) > 1e-3  # the noise changed the score
     again = opt.run(space, data, loss, start, progress=False)
     assert np.array_equal(again[0], u) and again[1] == best
 

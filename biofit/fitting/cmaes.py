@@ -69,6 +69,8 @@ class CMAES:
     estimated_step: float = 0.2
     intrinsic_noise: tuple | str | None = None
     realizations: int = 8
+    noisy_generations: int = 40
+    noisy_sigma0: float = 0.05
 
     def __post_init__(self):
         check_positive_int(self.population, "population")
@@ -78,6 +80,9 @@ class CMAES:
         if not 0 < self.estimated_step <= 1:
             raise ValueError(f"estimated_step must be in (0, 1], got {self.estimated_step!r}")
         check_positive_int(self.realizations, "realizations")
+        check_positive_int(self.noisy_generations, "noisy_generations")
+        if not 0 < self.noisy_sigma0 <= 1:
+            raise ValueError(f"noisy_sigma0 must be in (0, 1] (unit-cube coordinates), got {self.noisy_sigma0!r}")
         if self.intrinsic_noise is not None and not (isinstance(self.intrinsic_noise, str)
                                                      and self.intrinsic_noise == "auto"):
             if not isinstance(self.intrinsic_noise, (tuple, list)) or len(self.intrinsic_noise) != 2:
@@ -93,35 +98,47 @@ class CMAES:
         the data, `biofit.fitting.initial.initial_point`) is True.
 
         Returns ``(best unit point, its loss, history)``; history has one row per generation:
-        ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s", "best"}`` (``best``: the
-        SI values of the best point so far, so a trajectory can be scored afterwards). With
-        ``intrinsic_noise`` the point is CMA-ES's mean (simulated with each generation's
-        population, on its draws), its loss the mean loss over the last generation's draws, and
-        ``best_loss`` / ``best`` the mean's. Rows carry ``"intrinsic_noise"``: the ``(sd A, tau s)``
-        simulated, or None.
+        ``{"generation", "best_loss", "mean_loss", "evaluations", "time_s", "best",
+        "intrinsic_noise"}`` (``best``: the SI values of the best point so far, so a trajectory can
+        be scored afterwards; ``intrinsic_noise``: the ``(sd A, tau s)`` simulated, or None). With
+        ``intrinsic_noise`` the noise-free search is followed by ``noisy_generations`` with the
+        noise from its best point (class docstring); the point returned is then the noisy
+        search's last mean, its loss the mean loss over that generation's draws, and ``best_loss``
+        / ``best`` of those rows the mean's.
         """
-        import cma
-
-        noise = self.noise(space, data, start)
-
-        options = {"bounds": [0.0, 1.0], "popsize": self.population, "maxiter": self.generations,
-                   "seed": int(self.seed) + 1, "verbose": -9, "tolfun": self.tolfun, "tolx": 1e-4}
         stds = np.ones(len(start)) if scales is None else np.asarray(scales, dtype=np.float64)
         if estimated is not None:
             stds = np.where(np.asarray(estimated, dtype=bool), self.estimated_step, 1.0) * stds
-        if scales is not None or estimated is not None:
-            options["CMA_stds"] = stds.tolist()
-        es = cma.CMAEvolutionStrategy(np.clip(start, 0.0, 1.0).tolist(), self.sigma0, options)
+        history: list[dict] = []
+        clock = time.perf_counter()
+        x, f = self._search(space, data, loss, start, self.sigma0, stds, self.generations, None, history, clock,
+                            progress)
+        noise = self.noise(space, data, x)
+        if noise is not None:
+            x, f = self._search(space, data, loss, x, self.noisy_sigma0, stds, self.noisy_generations, noise,
+                                history, clock, progress)
+        return x, f, history
+
+    def _search(self, space, data, loss, start, sigma0, stds, generations, noise, history, clock, progress):
+        """One CMA-ES search (rows appended to `history`); with `noise`, on fresh draws each
+        generation, tracking the mean. Returns ``(unit point, loss)``."""
+        import cma
+
         noisy = noise is not None
+        options = {"bounds": [0.0, 1.0], "popsize": self.population, "maxiter": generations,
+                   "seed": int(self.seed) + 1 + int(noisy), "verbose": -9, "tolfun": self.tolfun, "tolx": 1e-4}
+        if not np.allclose(stds, 1.0):
+            options["CMA_stds"] = np.asarray(stds, dtype=np.float64).tolist()
+        es = cma.CMAEvolutionStrategy(np.clip(start, 0.0, 1.0).tolist(), sigma0, options)
         best_x, best_f = np.asarray(start, dtype=np.float64), float("inf")
-        history, t0, evaluations = [], time.perf_counter(), 0
-        bar = tqdm(total=self.generations, desc=f"CMA-ES {space.model.name}", disable=not progress)
+        evaluations, generation = (history[-1]["evaluations"] if history else 0), 0
+        label = f"CMA-ES {space.model.name}" + (" (intrinsic noise)" if noisy else "")
+        bar = tqdm(total=generations, desc=label, disable=not progress)
         try:
             while not es.stop():
                 xs = np.asarray(es.ask())
                 if noisy:  # this generation's draws; the mean simulated beside the population
-                    drawn = data.with_current_noise(*noise, self.realizations,
-                                                    (int(self.seed), len(history)))
+                    drawn = data.with_current_noise(*noise, self.realizations, (int(self.seed), generation))
                     mean = np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), 0.0, 1.0)  # in the box
                     losses = self.evaluate(space, drawn, loss, np.vstack([xs, mean[None, :]]))
                     losses, (best_x, best_f) = losses[:-1], (mean, float(losses[-1]))
@@ -129,20 +146,21 @@ class CMAES:
                     losses = self.evaluate(space, data, loss, xs)
                 es.tell(list(xs), losses.tolist())
                 evaluations += len(xs) + int(noisy)
+                generation += 1
                 k = int(np.argmin(losses))
                 if not noisy and losses[k] < best_f:
                     best_x, best_f = xs[k].copy(), float(losses[k])
                 finite = losses[np.isfinite(losses)]
                 history.append({"generation": len(history), "best_loss": best_f,
                                 "mean_loss": float(finite.mean()) if finite.size else float("inf"),
-                                "evaluations": evaluations, "time_s": time.perf_counter() - t0,
+                                "evaluations": evaluations, "time_s": time.perf_counter() - clock,
                                 "best": {k: float(v) for k, v in space.from_unit(best_x).items()},
                                 "intrinsic_noise": noise})
                 bar.update(1)
                 bar.set_postfix(loss=f"{best_f:.4f}")
         finally:
             bar.close()
-        return best_x, best_f, history
+        return best_x, best_f
 
     def noise(self, space: SearchSpace, data: FitData, start: np.ndarray) -> tuple | None:
         """The ``(sd A, tau s)`` of the intrinsic noise to simulate, or None: ``intrinsic_noise``
