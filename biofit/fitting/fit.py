@@ -41,19 +41,20 @@ METHODS = ("gradient", "cmaes", "hybrid", "surrogate")
 # measured on the shipped synthetic cells (tests/test_fitting_recovery.py, closing notes of issue 12):
 # for ALIF the hybrid recovers every parameter within 4 % in 60 s (CMA-ES alone, from the data-read
 # threshold adaptation, within 3 % in 94 s). For AdEx the hybrid is robust on step protocols (seeds
-# 0-2 within 10 %) where CMA-ES recovers Delta_T at seed 0 only: its free-running loss barely sees
-# Delta_T (a fit with Delta_T -59 % scores below the truth's train loss and predicts the held-out
-# sweeps as well, Γ 0.88 vs 0.85). With its gradient stage on about 80 s of the sweeps (`Hybrid`)
-# the hybrid also fits 24 fluctuating sweeps of 6.8 s at 5 kHz within 2 minutes, faster and closer
-# than CMA-ES (benchmarks/fit_adex_long.py, medians of 3, one session: hybrid 99 s, held-out Γ 0.933,
-# Delta_T -2.6 %; CMA-ES 110 s, Γ 0.923, Delta_T -14 % [-87, -2])
+# 0-2 within 10 %) where CMA-ES (population 16, default loss) recovers Delta_T at seed 0 only: its
+# free-running loss barely sees Delta_T (a fit with Delta_T -59 % scores below the truth's train
+# loss and predicts the held-out sweeps as well, Γ 0.88 vs 0.85). With its gradient stage on about
+# 80 s of the sweeps (`Hybrid`) the hybrid also fits 24 fluctuating sweeps of 6.8 s at 5 kHz within
+# 2 minutes, faster and closer than CMA-ES (benchmarks/fit_adex_long.py, medians of 3, one session:
+# hybrid 99 s, held-out Γ 0.933, Delta_T -2.6 %; CMA-ES with the former defaults, population 16 and the default loss: 110 s, Γ 0.923,
+# Delta_T -14 % [-87, -2]; not rerun with the AdEx defaults below, population 32 and `upswing_loss`)
 DEFAULT_METHOD = {"lif": "hybrid", "alif": "hybrid", "adex": "hybrid", "qif": "hybrid"}
 # CMA-ES alone on AdEx (measured on the shipped cell, tests/test_fitting_recovery.py's split, closing
 # note of issue 12): with the default loss and population 16 it misses Delta_T at seeds 1 and 2 (-56,
 # -63 %); with `upswing_loss` and population 32 Delta_T holds but `a` is biased (-18, -23 %) by the
-# cell's intrinsic noise; simulated with that noise read off the spike-free repeats ("auto"), fresh
-# draws each generation, every parameter lands within 10 % at seeds 0-2 (worst 5.8 % at seed 1, 4.3 %
-# at seed 2), at about 6x the time (~12 min here) where the sweeps have such repeats
+# cell's intrinsic noise; with that noise read off the spike-free repeats ("auto") and searched after
+# the noise-free search (`CMAES`), `a` ends at -1.9 and -13.2 % and the rest within 5 % at seeds 1
+# and 2, at about 4x the time (~8 min alone) where the sweeps have such repeats
 CMAES_SETTINGS = {"adex": {"population": 32, "intrinsic_noise": "auto"}}
 DEFAULT_LOSS = {("adex", "cmaes"): "upswing"}  # (model, method): the loss name where none is given
 
