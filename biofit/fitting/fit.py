@@ -46,8 +46,9 @@ METHODS = ("gradient", "cmaes", "hybrid", "surrogate")
 # loss and predicts the held-out sweeps as well, Γ 0.88 vs 0.85). With its gradient stage on about
 # 80 s of the sweeps (`Hybrid`) the hybrid also fits 24 fluctuating sweeps of 6.8 s at 5 kHz within
 # 2 minutes, faster and closer than CMA-ES (benchmarks/fit_adex_long.py, medians of 3, one session:
-# hybrid 99 s, held-out Γ 0.933, Delta_T -2.6 %; CMA-ES with the former defaults, population 16 and the default loss: 110 s, Γ 0.923,
-# Delta_T -14 % [-87, -2]; not rerun with the AdEx defaults below, population 32 and `upswing_loss`)
+# hybrid 99 s, held-out Γ 0.933, Delta_T -2.6 %; CMA-ES with the former defaults, population 16
+# and the default loss: 110 s, Γ 0.923, Delta_T -14 % [-87, -2]; not rerun with the AdEx defaults
+# below, population 32 and `upswing_loss`)
 DEFAULT_METHOD = {"lif": "hybrid", "alif": "hybrid", "adex": "hybrid", "qif": "hybrid"}
 # CMA-ES alone on AdEx (measured on the shipped cell, tests/test_fitting_recovery.py's split, closing
 # note of issue 12): with the default loss and population 16 it misses Delta_T at seeds 1 and 2 (-56,
