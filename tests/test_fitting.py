@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -151,6 +152,12 @@ def test_current_noise_copies_the_sweeps_with_their_own_draws_and_the_same_seed_
     again = data.with_current_noise(5e-12, 5e-3, 3, seed=1)
     for a, b in zip(noisy.groups, again.groups):
         np.testing.assert_array_equal(a.current, b.current)
+    parts = [data.with_current_noise(5e-12, 5e-3, 2, seed=1), data.with_current_noise(5e-12, 5e-3, 1, seed=1, first=2)]
+    assert parts[1].labels == noisy.labels[4:]
+    for a, b in zip(noisy.groups, [g for part in parts for g in part.groups]):  # draw k is draw k, however made
+        np.testing.assert_array_equal(a.current, b.current)
+    with pytest.raises(ValueError, match="first must be an integer >= 0, got -1"):
+        data.with_current_noise(5e-12, 5e-3, 3, seed=1, first=-1)
     with pytest.raises(ValueError, match="sd must be a finite number > 0"):
         data.with_current_noise(0.0, 5e-3, 3, seed=1)
     with pytest.raises(ValueError, match="realizations must be an integer >= 1"):
@@ -347,11 +354,11 @@ def test_cmaes_with_intrinsic_noise_searches_noise_free_then_on_fresh_draws_and_
     u, best, history = opt.run(space, data, loss, start, progress=False)
     quiet_best, _, quiet = CMAES(population=4, generations=2, seed=2).run(space, data, loss, start, progress=False)
 
-    def by_hand(point, generation):  # the mean loss over that noisy generation's draws, simulated here
-        noisy = data.with_current_noise(20e-12, 5e-3, 2, seed=(2, generation))
+    def by_hand(point, generation, draws=2):  # the mean loss over that noisy generation's draws, simulated here
+        noisy = data.with_current_noise(20e-12, 5e-3, draws, seed=(2, generation))
         values = space.full(space.from_unit(np.asarray(point)[None, :]))
         losses = [loss(r, s) for r, s in zip(simulate_candidates(space.model, values, noisy)[0], noisy.sweeps)]
-        assert len(losses) == 4  # 2 sweeps x 2 draws
+        assert len(losses) == 2 * draws  # 2 sweeps x the draws
         return float(np.mean(losses))
 
     # first the noise-free search, row for row; then the noisy one from its best point, whose
@@ -368,6 +375,13 @@ def test_cmaes_with_intrinsic_noise_searches_noise_free_then_on_fresh_draws_and_
     assert abs(np.mean(quiet_loss) - best) > 1e-3  # the noise changed the score
     again = opt.run(space, data, loss, start, progress=False)
     assert np.array_equal(again[0], u) and again[1] == best
+    # three draws simulated one at a time score as the three simulated in one run
+    points, three = np.vstack([u, quiet_best]), replace(opt, realizations=3)
+    at_once = [by_hand(p, 5, 3) for p in points]
+    assert replace(three, draws_per_run=1).noisy_losses(space, data, loss, points, (20e-12, 5e-3), 5) \
+        == pytest.approx(at_once, rel=1e-12)
+    with pytest.raises(ValueError, match="draws_per_run must be an integer >= 1"):
+        replace(opt, draws_per_run=0)
 
 
 def test_fitted_parameters_reproduce_the_reported_spikes_in_brian2(lif_cell, tmp_path):

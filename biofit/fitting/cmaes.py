@@ -82,6 +82,9 @@ class CMAES:
     estimated_step: float = 0.2
     intrinsic_noise: tuple | str | None = None
     realizations: int = 8
+    # the draws simulated in one Brian2 run: its recorded voltage is population x draws_per_run x
+    # sweeps x steps values (on the shipped AdEx split, 33 x 8 x 12 neurons x 40,000 steps, 1 GB)
+    draws_per_run: int = 8
     noisy_generations: int = 40
     # measured on the shipped AdEx cell (seeds 1, 2; closing note of issue 12): from the noise-free
     # best, a step of 0.05 threw the mean off (loss 0.37 -> 0.80 in one generation, tau_w +17 %) and
@@ -96,6 +99,7 @@ class CMAES:
         if not 0 < self.estimated_step <= 1:
             raise ValueError(f"estimated_step must be in (0, 1], got {self.estimated_step!r}")
         check_positive_int(self.realizations, "realizations")
+        check_positive_int(self.draws_per_run, "draws_per_run")
         check_positive_int(self.noisy_generations, "noisy_generations")
         if not 0 < self.noisy_sigma0 <= 1:
             raise ValueError(f"noisy_sigma0 must be in (0, 1] (unit-cube coordinates), got {self.noisy_sigma0!r}")
@@ -154,9 +158,8 @@ class CMAES:
             while not es.stop():
                 xs = np.asarray(es.ask())
                 if noisy:  # this generation's draws; the mean simulated beside the population
-                    drawn = data.with_current_noise(*noise, self.realizations, (int(self.seed), generation))
                     mean = np.clip(np.asarray(es.result.xfavorite, dtype=np.float64), 0.0, 1.0)  # in the box
-                    losses = self.evaluate(space, drawn, loss, np.vstack([xs, mean[None, :]]))
+                    losses = self.noisy_losses(space, data, loss, np.vstack([xs, mean[None, :]]), noise, generation)
                     losses, (best_x, best_f) = losses[:-1], (mean, float(losses[-1]))
                 else:
                     losses = self.evaluate(space, data, loss, xs)
@@ -185,11 +188,25 @@ class CMAES:
         such repeats or they vary no more than their measurement noise."""
         if self.intrinsic_noise is None or not isinstance(self.intrinsic_noise, str):
             return None if self.intrinsic_noise is None else tuple(float(x) for x in self.intrinsic_noise)
-        if not spike_free_repeats(data):
+        pairs = spike_free_repeats(data)
+        if not pairs:
             return None
         sd = intrinsic_noise(space.model, space.full(space.from_unit(np.clip(start, 0.0, 1.0))), data,
-                             DEFAULT_TAU, seed=int(self.seed))
+                             DEFAULT_TAU, seed=int(self.seed), pairs=pairs)
         return (sd, DEFAULT_TAU) if sd > 0.0 else None
+
+    def noisy_losses(self, space: SearchSpace, data: FitData, loss, xs: np.ndarray, noise: tuple,
+                     generation: int) -> np.ndarray:
+        """Mean loss of every unit point ``xs: float[P, d]`` over generation `generation`'s
+        ``realizations`` draws of the intrinsic `noise` ``(sd A, tau s)``, the same draws for every
+        point (`FitData.with_current_noise`, seeded by ``(seed, generation)``), simulated
+        ``draws_per_run`` at a time."""
+        total = np.zeros(len(xs))
+        for first in range(0, self.realizations, self.draws_per_run):
+            n = min(self.draws_per_run, self.realizations - first)
+            drawn = data.with_current_noise(*noise, n, (int(self.seed), generation), first=first)
+            total += n * self.evaluate(space, drawn, loss, xs)
+        return total / self.realizations
 
     @staticmethod
     def evaluate(space: SearchSpace, data: FitData, loss, xs: np.ndarray) -> np.ndarray:

@@ -101,18 +101,18 @@ def model_variance(model: NeuronModel, parameters: Mapping[str, float], data: Fi
 
 
 def intrinsic_noise(model: NeuronModel, parameters: Mapping[str, float], data: FitData, tau: float = DEFAULT_TAU,
-                    realizations: int = 8, seed=0, probe: float = 5e-12) -> float:
+                    realizations: int = 8, seed=0, probe: float = 5e-12, pairs=None) -> float:
     """The sd (A) of the OU current (correlation time `tau`, s) that makes `model` at `parameters`
     vary across draws as `data`'s spike-free repeats vary (module docstring); 0.0 where the repeats
     differ by no more than their measurement noise. `realizations` draws per sweep, seeded by
-    `seed`; `probe` (A) the first sd simulated. ValueError without spike-free repeats, or if the
-    model spikes on them."""
+    `seed`; `probe` (A) the first sd simulated; `pairs` the repeats (`spike_free_repeats` of
+    `data` where not given). ValueError without spike-free repeats, or if the model spikes on them."""
     check_positive(tau, "tau (s)")
     check_positive(probe, "probe (A)")
     check_positive_int(realizations, "realizations")
     if realizations < 2:
         raise ValueError(f"realizations must be at least 2 (a variance across draws), got {realizations!r}")
-    pairs = spike_free_repeats(data)
+    pairs = spike_free_repeats(data) if pairs is None else list(pairs)
     if not pairs:
         raise ValueError(f"reading the intrinsic noise needs two spike-free sweeps of one command (repeats); "
                          f"the sweeps {list(data.labels)} have none")
