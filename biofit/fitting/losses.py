@@ -221,7 +221,8 @@ def upswing_loss() -> WeightedLoss:
     -20 % at 48). ``a`` still misses at seeds 1 and 2 (-18 %, -23 %): the noise-free truth mistimes
     a spike the noisy cell fires on both repeats of the OU sweep, and a lower ``a`` hits it, so
     the free-running optimum is biased there (`CMAES`'s ``intrinsic_noise`` addresses that: ``a``
-    -1.9 % and -13.2 % at seeds 1 and 2, noise read off the repeats). At population 16, weights 0.5
+    -1.9 % and -13.2 % at seeds 1 and 2, noise read off the repeats; seed 2's is the recording's
+    own noise, `CMAES`'s docstring). At population 16, weights 0.5
     and 1 fitted worse."""
     return WeightedLoss(default_loss().terms + ((UpswingLoss(), 0.2),))
 
