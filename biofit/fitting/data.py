@@ -114,23 +114,23 @@ class FitData:
         """`realizations` copies of the sweeps (labels ``"name:id#k"``), each with its own
         Ornstein-Uhlenbeck current (sd `sd` A, correlation time `tau` s; `ou_current`) added to the
         injected current on the simulation grid: what a noise-free model meets when simulated
-        with a cell's intrinsic noise. `seed`: an int or a tuple of ints; draw k (k = `first`,
-        ..., `first` + `realizations` - 1) is seeded by ``(*seed, k)`` (NumPy's `SeedSequence`
-        entropy), so the same seed gives the same noise, and draws 0-7 are the same whether made
-        at once or as 0-3 and then 4-7 (``first=4``)."""
+        with a cell's intrinsic noise. `seed`: an int or a tuple of ints (NumPy's `SeedSequence`
+        entropy); the same seed gives the same noise. Draws k = `first`, ..., `first` +
+        `realizations` - 1 of that seed's sequence: draws 0-7 are the same whether made at once or
+        as 0-3 and then 4-7 (``first=4``; the draws before `first` are made and dropped)."""
         check_positive(sd, "sd")
         check_positive(tau, "tau")
         check_positive_int(realizations, "realizations")
         if isinstance(first, bool) or not isinstance(first, (int, np.integer)) or first < 0:
             raise ValueError(f"first must be an integer >= 0, got {first!r}")
-        entropy = [int(x) for x in (seed if isinstance(seed, (tuple, list)) else (seed,))]
+        rng = np.random.default_rng(seed)
         n, groups = len(self.sweeps), []
         draws = range(int(first), int(first) + realizations)
-        for j, k in enumerate(draws):
-            rng = np.random.default_rng([*entropy, k])
+        for k in range(draws.stop):
             for g in self.groups:
                 noise = ou_current(rng, g.current.shape, self.dt, sd, tau)
-                groups.append(Group(tuple(i + j * n for i in g.index), g.current + noise))
+                if k >= draws.start:
+                    groups.append(Group(tuple(i + (k - draws.start) * n for i in g.index), g.current + noise))
         labels = tuple(f"{label}#{k}" for k in draws for label in self.labels)
         return FitData(self.sweeps * realizations, labels, self.dt, self.ratios * realizations, tuple(groups))
 
