@@ -376,10 +376,10 @@ def test_cmaes_with_intrinsic_noise_searches_noise_free_then_on_fresh_draws_and_
     again = opt.run(space, data, loss, start, progress=False)
     assert np.array_equal(again[0], u) and again[1] == best
     # three draws simulated one at a time score as the three simulated in one run
-    points, three = np.vstack([u, quiet_best]), replace(opt, realizations=3)
-    at_once = [by_hand(p, 5, 3) for p in points]
-    assert replace(three, draws_per_run=1).noisy_losses(space, data, loss, points, (20e-12, 5e-3), 5) \
-        == pytest.approx(at_once, rel=1e-12)
+    points = np.vstack([u, quiet_best])
+    one_by_one = replace(opt, realizations=3, draws_per_run=1)
+    assert one_by_one.noisy_losses(space, data, loss, points, (20e-12, 5e-3), 5) \
+        == pytest.approx([by_hand(p, 5, 3) for p in points], rel=1e-12)
     with pytest.raises(ValueError, match="draws_per_run must be an integer >= 1"):
         replace(opt, draws_per_run=0)
 
