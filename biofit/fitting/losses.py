@@ -222,8 +222,7 @@ def upswing_loss() -> WeightedLoss:
     a spike the noisy cell fires on both repeats of the OU sweep, and a lower ``a`` hits it, so
     the free-running optimum is biased there (`CMAES`'s ``intrinsic_noise`` addresses that: ``a``
     -1.9 % and -13.2 % at seeds 1 and 2, noise read off the repeats; seed 2's is the recording's
-    own noise, `CMAES`'s docstring). At population 16, weights 0.5
-    and 1 fitted worse."""
+    own noise, `CMAES`'s docstring). At population 16, weights 0.5 and 1 fitted worse."""
     return WeightedLoss(default_loss().terms + ((UpswingLoss(), 0.2),))
 
 
